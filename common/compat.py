@@ -1,0 +1,129 @@
+"""Every fix bert4keras 0.11.5 needs on TensorFlow 2.21 + tf-keras 2.21, in one place.
+
+`apply()` is called once by `common.backend.setup()`. Each fix has a test in tests/test_compat.py
+that fails without it.
+
+1. Optimisers: bert4keras subclasses `keras.optimizers.Optimizer`, which since TF 2.11 is the new
+   optimiser without `_set_hyper`. They are created on the legacy base instead (the `extend_with_*`
+   wrappers rely on its slots and `_decayed_lr`).
+2. Checkpoint saving: `save_weights_as_checkpoint` needs TF1 sessions. `save_checkpoint` writes the
+   same Google-BERT variable names eagerly (SaveV2), atomically.
+3. Generator inputs: tf-keras packs a generator's `[token_ids, segment_ids]` list as ONE input
+   ("expects 2 input(s), but it received 1"). `fit_generator_items` turns input lists into tuples.
+4. Recompute imports `tape.stop_recording`, gone from this TF; 5. its gradients are wrong: both are
+   replaced by `common.recompute` (installed here).
+6. Random init: bert4keras hands one unseeded `TruncatedNormal` instance to every weight of a layer,
+   and tf-keras returns identical values on each call, so Q/K/V/O kernels come out equal. Replaced by
+   an initializer that draws fresh, seedable values on every call.
+"""
+import itertools
+import os
+
+import numpy as np
+
+_applied = False
+_seed_counter = itertools.count()
+_base_seed = [0]
+
+
+def apply():
+    global _applied
+    if _applied:
+        return
+    _legacy_optimisers()
+    _fresh_initializers()
+    from common import recompute
+    recompute.install()
+    _applied = True
+
+
+# 1 ---------------------------------------------------------------------------------------------
+
+def _legacy_optimisers():
+    import bert4keras.backend  # noqa: F401  (aliases `keras` to tf-keras)
+    import keras
+    import sys
+    if "bert4keras.optimizers" in sys.modules:
+        return
+    new_base = keras.optimizers.Optimizer
+    keras.optimizers.Optimizer = keras.optimizers.legacy.Optimizer
+    try:
+        import bert4keras.optimizers  # noqa: F401  (its classes bind the legacy base at definition)
+    finally:
+        keras.optimizers.Optimizer = new_base
+
+
+# 2 ---------------------------------------------------------------------------------------------
+
+def save_checkpoint(bert, prefix):
+    """Write the weights of a bert4keras Transformer (the object `build_transformer_model(...,
+    return_keras_model=False)` returns) as a TF checkpoint with Google-BERT variable names, so
+    `build_transformer_model(config, prefix)` loads exactly these values. Atomic: the files appear
+    under `prefix` only when complete."""
+    import tensorflow as tf
+    mapping = {bert.prefixed(k): v for k, v in bert.variable_mapping().items()}
+    names, values = [], []
+    for layer_name, variables in mapping.items():
+        if layer_name not in bert.layers:
+            continue
+        weights = bert.layers[layer_name].trainable_weights
+        for name, weight in zip(variables, weights):
+            names.append(name)
+            values.append(weight.numpy())
+    if len(set(names)) != len(names):
+        raise ValueError("variable mapping names a checkpoint variable twice")
+    prefix = os.path.abspath(os.fspath(prefix))
+    tmp = f"{prefix}.partial-{os.getpid()}"
+    tf.raw_ops.SaveV2(prefix=tmp, tensor_names=names, shape_and_slices=[""] * len(names),
+                      tensors=[tf.constant(v) for v in values])
+    for suffix in (".data-00000-of-00001", ".index"):  # index last: it makes the checkpoint readable
+        os.replace(tmp + suffix, prefix + suffix)
+    with open(os.path.join(os.path.dirname(prefix), "checkpoint"), "w") as f:
+        f.write(f'model_checkpoint_path: "{os.path.basename(prefix)}"\n')
+    return names
+
+
+# 3 ---------------------------------------------------------------------------------------------
+
+def fit_generator_items(items):
+    """Yield (inputs, targets) with `inputs` as a tuple: tf-keras takes a list as one input."""
+    for inputs, targets in items:
+        if isinstance(inputs, list):
+            inputs = tuple(inputs)
+        yield inputs, targets
+
+
+# 6 ---------------------------------------------------------------------------------------------
+
+def seed_initializers(seed):
+    """Make the sequence of random initial weights reproducible from `seed`."""
+    global _seed_counter
+    _base_seed[0] = int(seed)
+    _seed_counter = itertools.count()
+
+
+def _fresh_initializers():
+    import bert4keras.models as models
+    import keras
+
+    class FreshTruncatedNormal(keras.initializers.Initializer):
+        """Truncated normal that draws new values on every call, from a per-process seed sequence."""
+
+        def __init__(self, stddev=0.02):
+            self.stddev = stddev
+
+        def __call__(self, shape, dtype=None, **kwargs):
+            rng = np.random.default_rng([_base_seed[0], next(_seed_counter)])
+            values = rng.standard_normal(size=tuple(shape))
+            while True:  # resample outside two standard deviations, as truncated_normal does
+                outside = np.abs(values) > 2
+                if not outside.any():
+                    break
+                values[outside] = rng.standard_normal(size=int(outside.sum()))
+            return keras.backend.constant(values * self.stddev, dtype=dtype or keras.backend.floatx())
+
+        def get_config(self):
+            return {"stddev": self.stddev}
+
+    keras.utils.get_custom_objects()["FreshTruncatedNormal"] = FreshTruncatedNormal
+    models.Transformer.initializer = property(lambda self: FreshTruncatedNormal(stddev=0.02))

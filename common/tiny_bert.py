@@ -1,0 +1,65 @@
+"""A tiny, random, real BERT checkpoint for tests and the demo (no download anywhere).
+
+Writes bert_config.json, vocab.txt and bert_model.ckpt.* in Google-BERT format, so it is loaded by
+`build_transformer_model` exactly like a real checkpoint.
+
+The vocabulary is the special tokens plus every character of the given texts (lower-cased as the
+tokenizer does) and the lower-cased ASCII words and digit runs found in them, so that tokenising
+those texts produces no [UNK]. The hidden width follows Su Jianlin's rule for the embedding
+dimension, n > 8.33 ln N for a vocabulary of N tokens, rounded up to a multiple of the heads.
+"""
+import json
+import math
+import os
+import re
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def hidden_size_for(vocab_size, heads):
+    n = math.floor(8.33 * math.log(vocab_size)) + 1
+    return heads * math.ceil(n / heads)
+
+
+def build_vocab(texts):
+    tokens = dict.fromkeys(SPECIAL_TOKENS)
+    chars, words = set(), set()
+    for text in texts:
+        lowered = text.lower()
+        chars.update(ch for ch in lowered if not ch.isspace())
+        words.update(re.findall(r"[a-z0-9]+", lowered))
+    for ch in sorted(chars):
+        tokens.setdefault(ch)
+        tokens.setdefault("##" + ch)  # so every run of letters/digits can be split piece by piece
+    for word in sorted(words):
+        tokens.setdefault(word)
+    return list(tokens)
+
+
+def write_tiny_checkpoint(out_dir, texts, layers=2, heads=2, intermediate_factor=2, max_position=512,
+                          seed=0):
+    """Write a random BERT whose vocabulary covers `texts` into `out_dir`; returns the three paths."""
+    from common import backend, compat
+    backend.setup(seed=seed)
+    from bert4keras.models import build_transformer_model
+
+    os.makedirs(out_dir, exist_ok=True)
+    vocab = build_vocab(texts)
+    hidden = hidden_size_for(len(vocab), heads)
+    config = {
+        "vocab_size": len(vocab), "hidden_size": hidden, "num_hidden_layers": layers,
+        "num_attention_heads": heads, "intermediate_size": hidden * intermediate_factor,
+        "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
+        "max_position_embeddings": max_position, "type_vocab_size": 2, "initializer_range": 0.02,
+    }
+    paths = {"config_path": os.path.join(out_dir, "bert_config.json"),
+             "checkpoint_path": os.path.join(out_dir, "bert_model.ckpt"),
+             "vocab_path": os.path.join(out_dir, "vocab.txt")}
+    from common.io import atomic_write
+    with atomic_write(paths["config_path"]) as f:
+        json.dump(config, f, indent=2)
+    with atomic_write(paths["vocab_path"]) as f:
+        f.write("\n".join(vocab) + "\n")
+    bert = build_transformer_model(paths["config_path"], None, return_keras_model=False)
+    compat.save_checkpoint(bert, paths["checkpoint_path"])
+    return paths
