@@ -1,0 +1,50 @@
+# Two commands work on a fresh machine: `make demo` and `make test` (each installs what it needs).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+TRACK  ?=
+CONFIG ?= $(TRACK)/config.toml
+ARGS   ?=
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: setup demo train predict eval oracle test bench clean check-track
+
+setup: $(STAMP)
+
+# Re-installs only when the pins change. bert4keras goes in with --no-deps: it pins keras<=2.3.1.
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps bert4keras==0.11.5
+	touch $(STAMP)
+
+demo: setup
+	$(PY) demo.py $(ARGS)
+
+check-track:
+	@test -n "$(TRACK)" || { echo "set TRACK=<track folder>, e.g. make $(MAKECMDGOALS) TRACK=ie_relation"; exit 2; }
+	@test -f "$(TRACK)/train.py" || { echo "no track '$(TRACK)' (expected $(TRACK)/train.py)"; exit 2; }
+
+train: setup check-track
+	$(PY) -m $(TRACK).train --config $(CONFIG) $(ARGS)
+
+predict: setup check-track
+	$(PY) -m $(TRACK).predict --config $(CONFIG) $(ARGS)
+
+oracle: setup check-track
+	$(PY) -m $(TRACK).oracle --config $(CONFIG) $(ARGS)
+
+eval: setup check-track
+	@test -n "$(GOLD)" -a -n "$(PRED)" || { echo "usage: make eval TRACK=... GOLD=gold_file PRED=prediction_file"; exit 2; }
+	$(PY) -m $(TRACK).evaluate $(GOLD) $(PRED)
+
+test: setup
+	$(PY) -m pytest -q $(ARGS)
+
+bench: setup
+	$(PY) bench/recompute.py $(ARGS)
+
+clean:
+	rm -rf runs
