@@ -18,11 +18,17 @@ class DataError(ValueError):
         super().__init__(f"{where}: {what}{message}")
 
 
-def read_jsonl(path, required=()):
+def read_jsonl(path, required=(), skip=None):
     """Yield (line_number, object) for every non-blank line; blank lines are skipped.
 
-    `required` names top-level fields every object must have.
+    `required` names top-level fields every object must have. A bad line raises a DataError, or,
+    when `skip` is given (a SkipCounter), goes to it and the file reads on.
     """
+    def bad(error):
+        if skip is None:
+            raise error
+        skip(error)
+
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
             if not line.strip():
@@ -30,12 +36,15 @@ def read_jsonl(path, required=()):
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
-                raise DataError(path, number, f"not valid JSON ({e.msg} at column {e.colno})") from None
+                bad(DataError(path, number, f"not valid JSON ({e.msg} at column {e.colno})"))
+                continue
             if not isinstance(obj, dict):
-                raise DataError(path, number, f"expected a JSON object, got {type(obj).__name__}")
-            for field in required:
-                if field not in obj:
-                    raise DataError(path, number, "missing", field=field)
+                bad(DataError(path, number, f"expected a JSON object, got {type(obj).__name__}"))
+                continue
+            missing = [field for field in required if field not in obj]
+            if missing:
+                bad(DataError(path, number, "missing", field=missing[0]))
+                continue
             yield number, obj
 
 

@@ -47,6 +47,14 @@ def test_skip_counter(tmp_path):
         SkipCounter("ignore")
 
 
+def test_read_jsonl_skips_bad_lines_into_a_counter(tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text('{"text": "a"}\n{"text": \n[1]\n{"x": 1}\n{"text": "b"}\n')
+    skip = SkipCounter("skip")
+    assert [line for line, _ in read_jsonl(path, required=["text"], skip=skip)] == [1, 5]
+    assert [e.line for e in skip.skipped] == [2, 3, 4]
+
+
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     path = tmp_path / "out.jsonl"
     write_jsonl(path, [{"a": "中"}])
