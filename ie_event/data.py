@@ -1,0 +1,248 @@
+"""DuEE data: the event schema, validated records, token windows and sparse training targets.
+
+Head layout of the model output (and of the targets), H heads in all:
+    [0, n_roles)                          one span head per (event_type, role)
+    [n_roles, n_roles + n_links)          head links (start of a, start of b) per event type (or shared)
+    [n_roles + n_links, n_roles + 2 n_links)  tail links (end of a, end of b)
+Positions are window positions: 0 is [CLS], token k of the window is position k + 1.
+"""
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from common.io import DataError, SkipCounter, read_jsonl
+from common.tokenize import char_to_token_span, windows
+
+
+@dataclass
+class Argument:
+    role: str
+    start: int          # character offsets [start, end) in the text
+    end: int
+    text: str
+    alias: list = field(default_factory=list)
+
+
+@dataclass
+class Event:
+    event_type: str
+    arguments: list
+
+
+@dataclass
+class Record:
+    id: object
+    text: str
+    events: list        # [] for unlabelled input
+    line: int = 0
+
+
+class Schema:
+    """Event types and their roles, from `event_schema.json` (JSON Lines, one event type a line)."""
+
+    def __init__(self, role_lists, links_per_event_type=True):
+        self.event_types = list(role_lists)
+        self.roles = [(t, r) for t in self.event_types for r in role_lists[t]]
+        self.role_head = {pair: i for i, pair in enumerate(self.roles)}
+        self.type_index = {t: i for i, t in enumerate(self.event_types)}
+        self.links_per_event_type = links_per_event_type
+        self.n_links = len(self.event_types) if links_per_event_type else 1
+
+    @property
+    def n_heads(self):
+        return len(self.roles) + 2 * self.n_links
+
+    def head_link(self, event_type):
+        return len(self.roles) + (self.type_index[event_type] if self.links_per_event_type else 0)
+
+    def tail_link(self, event_type):
+        return self.head_link(event_type) + self.n_links
+
+
+def load_schema(path, links_per_event_type=True):
+    role_lists = {}
+    for line, obj in read_jsonl(path, required=("event_type", "role_list")):
+        event_type, role_list = obj["event_type"], obj["role_list"]
+        if not isinstance(event_type, str) or not event_type:
+            raise DataError(path, line, "must be a non-empty string", field="event_type")
+        if event_type in role_lists:
+            raise DataError(path, line, f"event type {event_type!r} listed twice", field="event_type")
+        if not isinstance(role_list, list) or not all(
+                isinstance(r, dict) and isinstance(r.get("role"), str) for r in role_list):
+            raise DataError(path, line, 'must be a list of {"role": str}', field="role_list")
+        role_lists[event_type] = list(dict.fromkeys(r["role"] for r in role_list))
+    if not role_lists:
+        raise DataError(path, None, "no event types")
+    return Schema(role_lists, links_per_event_type)
+
+
+def _parse_record(path, line, obj, schema, labelled):
+    if "id" not in obj or obj["id"] is None:
+        raise DataError(path, line, "missing", field="id")
+    text = obj.get("text")
+    if not isinstance(text, str):
+        raise DataError(path, line, "missing or not a string", field="text")
+    events = []
+    if labelled:
+        event_list = obj.get("event_list")
+        if not isinstance(event_list, list):
+            raise DataError(path, line, "missing or not a list", field="event_list")
+        for e, event in enumerate(event_list):
+            where = f"event_list[{e}]"
+            if not isinstance(event, dict):
+                raise DataError(path, line, "not an object", field=where)
+            event_type = event.get("event_type")
+            if event_type not in schema.type_index:
+                raise DataError(path, line, f"unknown event type {event_type!r}", field=f"{where}.event_type")
+            arguments = event.get("arguments")
+            if not isinstance(arguments, list):
+                raise DataError(path, line, "missing or not a list", field=f"{where}.arguments")
+            parsed = []
+            for a, arg in enumerate(arguments):
+                at = f"{where}.arguments[{a}]"
+                if not isinstance(arg, dict):
+                    raise DataError(path, line, "not an object", field=at)
+                role, value, start = arg.get("role"), arg.get("argument"), arg.get("argument_start_index")
+                if (event_type, role) not in schema.role_head:
+                    raise DataError(path, line, f"role {role!r} is not a role of {event_type}", field=f"{at}.role")
+                if not isinstance(value, str) or not value:
+                    raise DataError(path, line, "missing or empty", field=f"{at}.argument")
+                if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+                    raise DataError(path, line, "must be an integer >= 0", field=f"{at}.argument_start_index")
+                if text[start:start + len(value)] != value:
+                    raise DataError(path, line, f"{value!r} is not at offset {start} of the text "
+                                    f"(found {text[start:start + len(value)]!r})", field=f"{at}.argument_start_index")
+                alias = arg.get("alias") or []
+                if not isinstance(alias, list) or not all(isinstance(x, str) for x in alias):
+                    raise DataError(path, line, "must be a list of strings", field=f"{at}.alias")
+                parsed.append(Argument(role, start, start + len(value), value, alias))
+            events.append(Event(event_type, parsed))
+    return Record(obj["id"], text, events, line)
+
+
+def load_records(path, schema, labelled=True, on_error="raise"):
+    """Records of a DuEE file. Bad lines raise a located DataError, or with on_error="skip" are
+    counted and logged; an unlabelled line that has an id is then kept with an empty text, so that
+    predict still writes one line per input."""
+    skip = SkipCounter(on_error)
+    records = []
+    for line, obj in read_jsonl(path, skip=skip):
+        try:
+            records.append(_parse_record(path, line, obj, schema, labelled))
+        except DataError as error:
+            skip(error)
+            if not labelled and obj.get("id") is not None:
+                records.append(Record(obj["id"], "", [], line))
+    if skip.skipped:
+        print(f"{os.path.basename(path)}: {skip.summary()}", flush=True)
+    return records
+
+
+# --- windows and targets ----------------------------------------------------------------------
+
+@dataclass
+class Window:
+    record: int         # index of the record
+    token_ids: list     # with [CLS] ... [SEP]
+    offsets: list       # character span of each window token (no [CLS]/[SEP])
+    targets: list       # sorted (head, i, j) positives; [] when unlabelled
+
+
+def window_spans(n_tokens, maxlen, stride_fraction):
+    size = max(maxlen - 2, 1)
+    return windows(n_tokens, size, max(1, int(size * stride_fraction)))
+
+
+def record_windows(tokenizer, record, index, schema, maxlen, stride_fraction, with_targets=True):
+    """Windows of one record; with targets when the record is labelled."""
+    encoding = tokenizer.encode_cached(record.text)
+    spans = [[char_to_token_span(encoding.offsets, a.start, a.end) for a in e.arguments]
+             for e in record.events] if with_targets else []
+    result = []
+    for start, end in window_spans(len(encoding), maxlen, stride_fraction):
+        token_ids, _ = tokenizer.wrap(encoding.ids[start:end])
+        targets = set()
+        for event, event_spans in zip(record.events if with_targets else [], spans):
+            inside = []  # (i, j) window positions of this event's arguments in the window
+            for arg, span in zip(event.arguments, event_spans):
+                if span is None or span[0] < start or span[1] >= end:
+                    continue
+                i, j = span[0] - start + 1, span[1] - start + 1
+                targets.add((schema.role_head[event.event_type, arg.role], i, j))
+                inside.append((i, j))
+            head, tail = schema.head_link(event.event_type), schema.tail_link(event.event_type)
+            for a in range(len(inside)):
+                for b in range(a + 1, len(inside)):
+                    (ia, ja), (ib, jb) = inside[a], inside[b]
+                    targets.add((head, min(ia, ib), max(ia, ib)))
+                    targets.add((tail, min(ja, jb), max(ja, jb)))
+        result.append(Window(index, token_ids, encoding.offsets[start:end], sorted(targets)))
+    return result
+
+
+def build_windows(tokenizer, records, schema, maxlen, stride_fraction, with_targets=True):
+    out = []
+    for index, record in enumerate(records):
+        out.extend(record_windows(tokenizer, record, index, schema, maxlen, stride_fraction, with_targets))
+    return out
+
+
+def pad_inputs(windows_batch, pad_id=0):
+    """[token_ids, segment_ids] of a batch, padded to its longest window."""
+    length = max(len(w.token_ids) for w in windows_batch)
+    token_ids = np.full((len(windows_batch), length), pad_id, dtype="int32")
+    for b, w in enumerate(windows_batch):
+        token_ids[b, :len(w.token_ids)] = w.token_ids
+    return [token_ids, np.zeros_like(token_ids)]
+
+
+def collate(windows_batch, n_heads, pad_id=0):
+    """Inputs and sparse targets (batch, heads, max positives, 2), zero-padded: cell (0, 0) is
+    [CLS]x[CLS], never a positive, and the loss masks index 0."""
+    per_head = [[[] for _ in range(n_heads)] for _ in windows_batch]
+    for b, w in enumerate(windows_batch):
+        for head, i, j in w.targets:
+            per_head[b][head].append((i, j))
+    most = max([1] + [len(cells) for heads in per_head for cells in heads])
+    targets = np.zeros((len(windows_batch), n_heads, most, 2), dtype="int32")
+    for b, heads in enumerate(per_head):
+        for h, cells in enumerate(heads):
+            if cells:
+                targets[b, h, :len(cells)] = cells
+    return pad_inputs(windows_batch, pad_id), targets
+
+
+def head_log_odds(windows_list, n_heads):
+    """Log-odds of a positive cell per head (for logit adjustment), shaped (heads, 1, 1)."""
+    from common.losses import log_odds
+    positive = np.zeros(n_heads)
+    for w in windows_list:
+        for head, _, _ in w.targets:
+            positive[head] += 1
+    n = [len(w.offsets) for w in windows_list]
+    total = sum(k * (k + 1) // 2 for k in n)
+    return log_odds(positive, np.full(n_heads, total)).reshape(n_heads, 1, 1)
+
+
+# --- helpers for the command lines --------------------------------------------------------------
+
+def data_path(cfg, key):
+    """Path of data file `key` (train, dev, test, schema) under data.dir."""
+    return os.path.join(cfg.data.dir, cfg.data[f"{key}_file"])
+
+
+def gold_arguments(records):
+    """Gold in the metric's form, keyed by record index: {k: [(type, role, [argument, *aliases])]}."""
+    return {k: [(e.event_type, a.role, [a.text, *a.alias]) for e in r.events for a in e.arguments]
+            for k, r in enumerate(records)}
+
+
+def predicted_arguments(event_lists):
+    """Submission event lists in the metric's form, keyed by record index."""
+    return {k: [(e["event_type"], a["role"], a["argument"]) for e in events for a in e["arguments"]]
+            for k, events in enumerate(event_lists)}
+
+
+def submission_rows(records, event_lists):
+    return ({"id": r.id, "event_list": events} for r, events in zip(records, event_lists))

@@ -1,0 +1,28 @@
+"""Score a submission: python -m ie_event.evaluate GOLD PRED
+
+Prints {"precision", "recall", "f1"} (4 decimals) as the last line; the rule and our pairing of
+predicted and gold arguments are documented in ie_event/metric.py.
+"""
+import argparse
+import json
+import sys
+
+from common.io import DataError
+from ie_event import metric
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m ie_event.evaluate", description=__doc__.splitlines()[0])
+    parser.add_argument("gold", help="labelled DuEE JSON Lines (id, event_list)")
+    parser.add_argument("pred", help="submission JSON Lines (id, event_list)")
+    args = parser.parse_args(argv)
+    try:
+        result = metric.evaluate_files(args.gold, args.pred)
+    except (DataError, OSError) as error:
+        sys.exit(f"error: {error}")
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""The DuEE 1.0 argument-level metric, as the organisers describe it (their scorer is not public).
+
+Each predicted argument scores [event_type right] x [role right] x charF1(predicted, gold), where
+charF1 counts the characters the two strings share (multiset overlap, case-insensitive):
+P_c = common / len(pred), R_c = common / len(gold), charF1 = 2 P_c R_c / (P_c + R_c); with aliases,
+the best gold expression counts. P = sum of scores / #predicted arguments, R = sum / #gold arguments,
+F1 = 2PR / (P + R), each rounded to 4 decimals.
+
+Grouping into events is not scored, so what is scored is the *set* of distinct (event_type, role,
+argument) triples of a sentence, in gold and in prediction: an argument shared by two events, or an
+event listed twice, is one triple (counting it per event would make the score depend on grouping).
+Gold aliases of one triple are merged.
+
+Pairing (unspecified by the organisers; our choice): within one sentence, a predicted
+(event_type, role, argument) is compared only with gold arguments of the same type and role; all such
+pairs are ranked by charF1 and taken greedily, best first, each predicted and each gold argument used
+at most once (ties: earlier predicted, then earlier gold argument first). Sentences are keyed by `id`;
+predictions for ids not in gold are ignored, gold ids without a prediction count as predicting nothing.
+"""
+from collections import Counter
+
+from common.io import DataError, read_jsonl
+
+
+def char_f1(pred, gold):
+    common = sum((Counter(pred.lower()) & Counter(gold.lower())).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
+def sentence_score(pred, gold):
+    """Sum of pair scores for one sentence. pred: [(type, role, argument)];
+    gold: [(type, role, [argument, *aliases])]."""
+    pairs = []
+    for p, (p_type, p_role, p_arg) in enumerate(pred):
+        for g, (g_type, g_role, expressions) in enumerate(gold):
+            if p_type == g_type and p_role == g_role:
+                score = max(char_f1(p_arg, e) for e in expressions)
+                if score > 0:
+                    pairs.append((-score, p, g))
+    pairs.sort()
+    used_pred, used_gold, total = set(), set(), 0.0
+    for negative, p, g in pairs:
+        if p not in used_pred and g not in used_gold:
+            used_pred.add(p)
+            used_gold.add(g)
+            total -= negative
+    return total
+
+
+def distinct_pred(args):
+    return list(dict.fromkeys(args))
+
+
+def distinct_gold(args):
+    merged = {}
+    for event_type, role, expressions in args:
+        known = merged.setdefault((event_type, role, expressions[0]), [])
+        known.extend(e for e in expressions if e not in known)
+    return [(event_type, role, expressions) for (event_type, role, _), expressions in merged.items()]
+
+
+def score(gold, pred):
+    """gold: {id: [(type, role, [argument, *aliases])]}, pred: {id: [(type, role, argument)]};
+    duplicates are removed here (see the module docstring)."""
+    total = n_pred = n_gold = 0
+    for key, gold_args in gold.items():
+        gold_args, pred_args = distinct_gold(gold_args), distinct_pred(pred.get(key, []))
+        total += sentence_score(pred_args, gold_args)
+        n_pred += len(pred_args)
+        n_gold += len(gold_args)
+    precision = total / n_pred if n_pred else 0.0
+    recall = total / n_gold if n_gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
+
+
+def _hashable(path, line, value):
+    if isinstance(value, (dict, list)) or value is None:
+        raise DataError(path, line, "must be a string or number", field="id")
+    return value
+
+
+def _events(path, line, obj):
+    event_list = obj["event_list"]
+    if not isinstance(event_list, list):
+        raise DataError(path, line, "must be a list", field="event_list")
+    for e, event in enumerate(event_list):
+        where = f"event_list[{e}]"
+        if not isinstance(event, dict) or not isinstance(event.get("event_type"), str):
+            raise DataError(path, line, "needs a string event_type", field=where)
+        if not isinstance(event.get("arguments"), list):
+            raise DataError(path, line, "missing or not a list", field=f"{where}.arguments")
+        for a, arg in enumerate(event["arguments"]):
+            at = f"{where}.arguments[{a}]"
+            if not isinstance(arg, dict) or not isinstance(arg.get("role"), str) \
+                    or not isinstance(arg.get("argument"), str):
+                raise DataError(path, line, "needs string role and argument", field=at)
+            yield event["event_type"], arg, at
+
+
+def _keyed_lines(path):
+    seen = set()
+    for line, obj in read_jsonl(path, required=("id", "event_list")):
+        key = _hashable(path, line, obj["id"])
+        if key in seen:
+            raise DataError(path, line, f"id {key!r} occurs twice", field="id")
+        seen.add(key)
+        yield line, key, obj
+
+
+def load_gold(path):
+    gold = {}
+    for line, key, obj in _keyed_lines(path):
+        args = []
+        for event_type, arg, at in _events(path, line, obj):
+            alias = arg.get("alias") or []
+            if not isinstance(alias, list) or not all(isinstance(x, str) for x in alias):
+                raise DataError(path, line, "must be a list of strings", field=f"{at}.alias")
+            args.append((event_type, arg["role"], [arg["argument"], *alias]))
+        gold[key] = args
+    return gold
+
+
+def load_submission(path):
+    return {key: [(event_type, arg["role"], arg["argument"]) for event_type, arg, _ in _events(path, line, obj)]
+            for line, key, obj in _keyed_lines(path)}
+
+
+def evaluate_files(gold_path, pred_path):
+    return score(load_gold(gold_path), load_submission(pred_path))

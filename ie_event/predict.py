@@ -1,0 +1,57 @@
+"""Write a DuEE submission: python -m ie_event.predict [--config PATH] [--input FILE] [--out FILE] [key=value ...]
+
+One JSON line {"id", "event_list"} per input line, in input order, `id` copied as given; the file
+appears only when complete. Uses the weights in <train.out_dir>/best.weights.h5. With
+data.on_error = "skip", a bad line that has an id is answered with an empty event_list; a line that
+is not JSON has no id to answer with and is only counted.
+"""
+import argparse
+import os
+import sys
+import time
+
+from common.config import load_config
+from common.io import DataError
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m ie_event.predict", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="ie_event/config.toml")
+    parser.add_argument("--input", help="JSON Lines with id and text (default: <data.dir>/<data.test_file>)")
+    parser.add_argument("--out", help="submission path (default: predict.out, else <train.out_dir>/duee_pred.json)")
+    parser.add_argument("overrides", nargs="*", help="config overrides key=value")
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.overrides)
+        return run(cfg, args.input, args.out)
+    except (DataError, OSError, ValueError) as error:
+        sys.exit(f"error: {error}")
+
+
+def run(cfg, input_path=None, out_path=None):
+    from common import backend
+    backend.setup()
+    from common.io import write_jsonl
+    from common.model import vocab_path
+    from common.tokenize import OffsetTokenizer
+    from common.training import load_best
+    from ie_event import data, model
+
+    input_path = input_path or data.data_path(cfg, "test")
+    out_path = out_path or cfg.predict.get("out") or os.path.join(cfg.train.out_dir, "duee_pred.json")
+    schema = data.load_schema(data.data_path(cfg, "schema"), cfg.model.links_per_event_type)
+    records = data.load_records(input_path, schema, labelled=False, on_error=cfg.data.on_error)
+    tokenizer = OffsetTokenizer(vocab_path(cfg.model))
+    extractor = load_best(model.build_model(cfg.model, schema, load_checkpoint=False), cfg.train.out_dir)
+    started = time.perf_counter()
+    event_lists = model.extract(extractor, tokenizer, schema, records, int(cfg.model.maxlen),
+                                float(cfg.data.window_stride), int(cfg.predict.batch_size),
+                                float(cfg.predict.threshold), max_arguments=int(cfg.predict.max_arguments))
+    seconds = time.perf_counter() - started
+    write_jsonl(out_path, data.submission_rows(records, event_lists))
+    print(f"{len(records)} sentences in {seconds:.1f} s ({len(records) / max(seconds, 1e-9):.1f}/s) -> {out_path}")
+    return event_lists
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Oracle: gold -> training targets -> the real span decoder -> submission, scored officially.
+
+    python -m mrc.oracle --gold FILE --out FILE [--vocab VOCAB] [--config CONFIG] [key=value ...]
+
+Each window gets the logits a perfect model would output for its training target, so the score
+measures what windows, targets and decoding lose (answers cut by windows, spans that do not fall
+on token boundaries) with the configured maxlen / doc_stride / max_answer_len. The score line
+(the official format) is printed last.
+"""
+import argparse
+import json
+import sys
+
+from common.io import DataError
+
+
+def oracle_answers(tokenizer, questions, cfg):
+    from mrc import data, decode
+    encoded = data.encode_all(tokenizer, questions, cfg.data, int(cfg.model.maxlen))
+    logits = [decode.perfect_logits(w) for e in encoded for w in e.windows]
+    unreachable = sum(all(w.target == (data.NO_ANSWER, data.NO_ANSWER) for w in e.windows) for e in encoded)
+    return decode.decode_all(encoded, logits, int(cfg.data.max_answer_len)), unreachable
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m mrc.oracle", description=__doc__.splitlines()[0])
+    parser.add_argument("--gold", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--vocab", help="vocab.txt (default: the config's model vocabulary)")
+    parser.add_argument("--config", default="mrc/config.toml")
+    parser.add_argument("overrides", nargs="*", help="config overrides key.sub=value")
+    args = parser.parse_args(argv)
+    from common.config import load_config
+    from common.io import write_json
+    from common.model import vocab_path
+    from common.tokenize import OffsetTokenizer
+    from mrc import data, metric
+
+    cfg = load_config(args.config, args.overrides)
+    questions, skips = data.load(args.gold, cfg.data.get("on_error", "raise"))
+    tokenizer = OffsetTokenizer(args.vocab or vocab_path(cfg.model))
+    answers, unreachable = oracle_answers(tokenizer, questions, cfg)
+    write_json(args.out, answers, indent=1)
+    gold = {q.qid: [text for text, _ in q.answers] for q in questions}
+    print(f"{len(questions)} questions, {unreachable} with no window holding the whole answer"
+          + (f", {skips.summary()}" if skips.summary() else ""))
+    result = metric.official_format(metric.evaluate(gold, answers))
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (DataError, FileNotFoundError) as e:
+        sys.exit(f"error: {e}")
