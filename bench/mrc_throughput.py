@@ -1,0 +1,78 @@
+"""mrc predict throughput: windows batched across questions vs one question at a time.
+
+    python bench/mrc_throughput.py --questions FILE --vocab VOCAB [--layers 2 --hidden 66 --maxlen 512]
+
+Random weights (speed does not depend on them), a BERT of the given size, the real span decoder.
+Both modes run the same forward call (`predict_on_batch`); a third line times Keras `model.predict`
+per question for reference. Prints one JSON line per measurement.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", required=True, help="questions in the official format")
+    parser.add_argument("--vocab", required=True)
+    parser.add_argument("--config", default="mrc/config.toml")
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--hidden", type=int, default=66)
+    parser.add_argument("--maxlen", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args()
+
+    from common import backend
+    backend.setup(seed=0)
+    from common.config import load_config
+    from common.tokenize import OffsetTokenizer
+    from mrc import data, decode, model
+
+    with open(args.vocab, encoding="utf-8") as f:
+        vocab_size = sum(1 for _ in f)
+    bert_config = os.path.join(tempfile.mkdtemp(), "bert_config.json")
+    with open(bert_config, "w") as f:
+        json.dump({"vocab_size": vocab_size, "hidden_size": args.hidden, "num_hidden_layers": args.layers,
+                   "num_attention_heads": max(2, args.hidden // 64), "intermediate_size": 4 * args.hidden,
+                   "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
+                   "max_position_embeddings": 512, "type_vocab_size": 2, "initializer_range": 0.02}, f)
+    cfg = load_config(args.config, [f"model.config_path={bert_config}", f"model.vocab_path={args.vocab}",
+                                    f"model.maxlen={args.maxlen}"])
+    tokenizer = OffsetTokenizer(args.vocab)
+    span_model = model.build_model(cfg.model, tokenizer.sep_id, load_checkpoint=False)
+    questions, _ = data.load(args.questions, with_answers=False)
+    encoded = data.encode_all(tokenizer, questions, cfg.data, args.maxlen)
+    windows = [w for e in encoded for w in e.windows]
+    model.predict_windows(span_model, windows[:args.batch_size], args.batch_size)  # warm up
+    model.predict_windows(span_model, windows[:1], args.batch_size)
+
+    began = time.perf_counter()
+    batched = model.predict_windows(span_model, windows, args.batch_size)
+    batched_s = time.perf_counter() - began
+    began = time.perf_counter()
+    single = [row for e in encoded for row in model.predict_windows(span_model, e.windows, args.batch_size)]
+    single_s = time.perf_counter() - began
+    began = time.perf_counter()
+    for e in encoded:
+        span_model.predict([data.pad([w.token_ids for w in e.windows]),
+                            data.pad([w.segment_ids for w in e.windows])], verbose=0)
+    keras_predict_s = time.perf_counter() - began
+    max_answer_len = int(cfg.data.max_answer_len)
+    same = decode.decode_all(encoded, batched, max_answer_len) == decode.decode_all(encoded, single, max_answer_len)
+    n = len(questions)
+    print(json.dumps({"questions": n, "windows": len(windows), "layers": args.layers, "hidden": args.hidden,
+                      "maxlen": args.maxlen, "batched_questions_per_s": round(n / batched_s, 2),
+                      "one_at_a_time_questions_per_s": round(n / single_s, 2),
+                      "speedup": round(single_s / batched_s, 2),
+                      "keras_predict_per_question_questions_per_s": round(n / keras_predict_s, 2),
+                      "speedup_vs_keras_predict": round(keras_predict_s / batched_s, 2),
+                      "same_answers": same}))
+
+
+if __name__ == "__main__":
+    main()
