@@ -3,16 +3,16 @@
 Prints {"precision", "recall", "f1"} (4 decimals) as the last line; the rule and our pairing of
 predicted and gold arguments are documented in ie_event/metric.py.
 """
-import argparse
 import json
 import sys
 
+from common import cli
 from common.io import DataError
 from ie_event import metric
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m ie_event.evaluate", description=__doc__.splitlines()[0])
+    parser = cli.parser("ie_event.evaluate", __doc__, config=False)
     parser.add_argument("gold", help="labelled DuEE JSON Lines (id, event_list)")
     parser.add_argument("pred", help="submission JSON Lines (id, event_list)")
     args = parser.parse_args(argv)
@@ -25,4 +25,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

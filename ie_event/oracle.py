@@ -5,23 +5,21 @@
 Uses the same windows, targets and decoder as training and prediction (model.maxlen, data.window_stride
 from the config). Prints what the token spans cannot reproduce, then the metric as the last line.
 """
-import argparse
 import json
 import sys
 
+from common import cli
 from common.config import load_config
 from common.io import DataError, write_jsonl
 from ie_event import data, decode, metric
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m ie_event.oracle", description=__doc__.splitlines()[0])
+    parser = cli.parser("ie_event.oracle", __doc__)
     parser.add_argument("--gold", required=True, help="labelled DuEE JSON Lines")
     parser.add_argument("--out", required=True, help="where to write the oracle submission")
     parser.add_argument("--vocab", help="vocab.txt (default: the config's model vocab)")
-    parser.add_argument("--config", default="ie_event/config.toml")
     parser.add_argument("--schema", help="event_schema.json (default: <data.dir>/<data.schema_file>)")
-    parser.add_argument("overrides", nargs="*", help="config overrides key=value")
     args = parser.parse_args(argv)
     try:
         cfg = load_config(args.config, args.overrides)
@@ -55,4 +53,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -5,21 +5,19 @@ appears only when complete. Uses the weights in <train.out_dir>/best.weights.h5.
 data.on_error = "skip", a bad line that has an id is answered with an empty event_list; a line that
 is not JSON has no id to answer with and is only counted.
 """
-import argparse
 import os
 import sys
 import time
 
+from common import cli
 from common.config import load_config
 from common.io import DataError
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m ie_event.predict", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="ie_event/config.toml")
+    parser = cli.parser("ie_event.predict", __doc__)
     parser.add_argument("--input", help="JSON Lines with id and text (default: <data.dir>/<data.test_file>)")
     parser.add_argument("--out", help="submission path (default: predict.out, else <train.out_dir>/duee_pred.json)")
-    parser.add_argument("overrides", nargs="*", help="config overrides key=value")
     args = parser.parse_args(argv)
     try:
         cfg = load_config(args.config, args.overrides)
@@ -54,4 +52,4 @@ def run(cfg, input_path=None, out_path=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -2,19 +2,17 @@
 
 Keeps the weights scoring best on the dev set (argument-level F1) in <train.out_dir>/best.weights.h5.
 """
-import argparse
 import json
 import sys
 
+from common import cli
 from common.config import load_config
 from common.io import DataError
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m ie_event.train", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="ie_event/config.toml")
+    parser = cli.parser("ie_event.train", __doc__)
     parser.add_argument("--resume", action="store_true", help="continue after the last finished epoch")
-    parser.add_argument("overrides", nargs="*", help="config overrides key=value")
     args = parser.parse_args(argv)
     try:
         cfg = load_config(args.config, args.overrides)
@@ -62,4 +60,4 @@ def run(cfg, resume=False, progress=True):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

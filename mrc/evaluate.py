@@ -4,10 +4,9 @@ GOLD is a SQuAD-style file with answers, PRED the submission {qid: answer}. Prin
 result line {"F1": "x", "EM": "y", "TOTAL": n, "SKIP": k} last (F1/EM x100 as 3-decimal strings,
 as their script prints them); a gold question missing from PRED scores 0 and counts in SKIP.
 """
-import argparse
 import json
-import sys
 
+from common import cli
 from common.io import DataError, read_json
 
 
@@ -29,7 +28,7 @@ def score_files(gold_path, pred_path, on_error="raise"):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m mrc.evaluate", description=__doc__.splitlines()[0])
+    parser = cli.parser("mrc.evaluate", __doc__, config=False)
     parser.add_argument("gold")
     parser.add_argument("pred")
     args = parser.parse_args(argv)
@@ -40,7 +39,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (DataError, FileNotFoundError) as e:
-        sys.exit(f"error: {e}")
+    cli.run(main)

@@ -7,11 +7,9 @@ measures what windows, targets and decoding lose (answers cut by windows, spans 
 on token boundaries) with the configured maxlen / doc_stride / max_answer_len. The score line
 (the official format) is printed last.
 """
-import argparse
 import json
-import sys
 
-from common.io import DataError
+from common import cli
 
 
 def oracle_answers(tokenizer, questions, cfg):
@@ -23,12 +21,10 @@ def oracle_answers(tokenizer, questions, cfg):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m mrc.oracle", description=__doc__.splitlines()[0])
+    parser = cli.parser("mrc.oracle", __doc__)
     parser.add_argument("--gold", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--vocab", help="vocab.txt (default: the config's model vocabulary)")
-    parser.add_argument("--config", default="mrc/config.toml")
-    parser.add_argument("overrides", nargs="*", help="config overrides key.sub=value")
     args = parser.parse_args(argv)
     from common.config import load_config
     from common.io import write_json
@@ -50,7 +46,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (DataError, FileNotFoundError) as e:
-        sys.exit(f"error: {e}")
+    cli.run(main)

@@ -3,22 +3,18 @@
 Writes one JSON object {qid: answer} covering every question of the input (the official submission
 format), atomically. Windows of all questions are run through the model in batches.
 """
-import argparse
 import os
-import sys
 import time
 
-from common.io import DataError
+from common import cli
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m mrc.predict", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="mrc/config.toml")
+    parser = cli.parser("mrc.predict", __doc__)
     parser.add_argument("--input", help="questions in the official format (default: predict.input, "
                                         "else <data.dir>/<data.test_file>)")
     parser.add_argument("--out", help="submission file (default: predict.out, "
                                       "else <train.out_dir>/test_predictions.json)")
-    parser.add_argument("overrides", nargs="*", help="config overrides key.sub=value")
     return parser.parse_args(argv)
 
 
@@ -59,7 +55,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (DataError, FileNotFoundError) as e:
-        sys.exit(f"error: {e}")
+    cli.run(main)

@@ -4,19 +4,15 @@ Every window of every training question is one example; after each epoch the dev
 and scored with the official metric, and the weights with the best dev F1 are kept in
 <train.out_dir>/best.weights.h5.
 """
-import argparse
 import json
 import os
-import sys
 
-from common.io import DataError
+from common import cli
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m mrc.train", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="mrc/config.toml")
+    parser = cli.parser("mrc.train", __doc__)
     parser.add_argument("--resume", action="store_true", help="continue after the last finished epoch")
-    parser.add_argument("overrides", nargs="*", help="config overrides key.sub=value")
     return parser.parse_args(argv)
 
 
@@ -65,7 +61,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (DataError, FileNotFoundError) as e:
-        sys.exit(f"error: {e}")
+    cli.run(main)

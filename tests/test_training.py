@@ -135,7 +135,6 @@ def test_ema_weights_are_evaluated_and_saved(toy, tmp_path):
 
 
 def test_gradient_accumulation_updates_every_k_steps(toy, tmp_path):
-    import keras
     make_model, batches, evaluate, loss = toy
     from common.optim import build_optimizer
     model = make_model()
