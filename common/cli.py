@@ -3,6 +3,8 @@ import argparse
 import os
 import sys
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def parser(module, doc, config=True):
     """Parser for `python -m <module>`; with `config`: --config (default <track>/config.toml) and
@@ -10,7 +12,7 @@ def parser(module, doc, config=True):
     result = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.strip().splitlines()[0])
     if config:
         track = module.split(".")[0]
-        result.add_argument("--config", default=os.path.join(track, "config.toml"),
+        result.add_argument("--config", default=os.path.join(ROOT, track, "config.toml"),
                             help="the track's TOML config (default: %(default)s)")
         result.add_argument("overrides", nargs="*", help="config overrides, e.g. train.epochs=3 data.dir=DIR")
     return result

@@ -1,0 +1,123 @@
+"""Round trip gold -> training targets -> real decoder -> official metric, and the decoder's linking rules."""
+import json
+import os
+
+import pytest
+
+from ie_relation import metric
+from ie_relation.data import MAIN, OBJECT, SUBJECT, load_records, load_schema
+from ie_relation.decode import decode_window
+
+SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "samples",
+                       "ie_relation")
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return load_schema(os.path.join(SAMPLES, "schema.json"))
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory, tf):
+    from common.tiny_bert import build_vocab
+    from common.tokenize import OffsetTokenizer
+    texts = [json.loads(line)["text"] for name in ("train", "dev", "test")
+             for line in open(os.path.join(SAMPLES, f"{name}.json"), encoding="utf-8")]
+    path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
+    path.write_text("\n".join(build_vocab(texts)) + "\n", encoding="utf-8")
+    return OffsetTokenizer(str(path))
+
+
+@pytest.mark.parametrize("split", ["train", "dev"])
+def test_oracle_recovers_every_sample_spo(schema, tokenizer, split):
+    from ie_relation.oracle import run_oracle
+    records, _ = load_records(os.path.join(SAMPLES, f"{split}.json"), schema)
+    predictions, lost = run_oracle(records, tokenizer, schema, maxlen=128, stride=0)
+    assert [p["text"] for p in predictions] == [r["text"] for r in records]
+    assert metric.score_records(records, predictions) == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    assert lost.get("unaligned", 0) == 0 and lost.get("no_window", 0) == 0
+
+
+def test_oracle_with_windows_loses_only_spos_longer_than_a_window(schema, tokenizer):
+    from ie_relation.oracle import run_oracle
+    records, _ = load_records(os.path.join(SAMPLES, "train.json"), schema)
+    predictions, lost = run_oracle(records, tokenizer, schema, maxlen=64, stride=0)
+    assert lost["windows"] > len(records)  # the long sample texts need two windows at maxlen 64
+    gold = sum(len({metric.spo_key(s) for s in r["spo_list"]}) for r in records)
+    found = sum(len(p["spo_list"]) for p in predictions)
+    assert found == gold - lost["no_window"] and lost["no_window"] >= 1
+    assert metric.score_records(records, predictions)["precision"] == 1.0
+
+
+def test_oracle_command_line(tmp_path, tokenizer, capsys):
+    from ie_relation import oracle
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(tokenizer.vocab) + "\n", encoding="utf-8")
+    out = tmp_path / "oracle.json"
+    oracle.main(["--gold", os.path.join(SAMPLES, "dev.json"), "--out", str(out), "--vocab", str(vocab),
+                 "model.maxlen=128"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["f1"] == 1.0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 20
+
+
+def cells(schema, link, a, b):
+    """Head-head and tail-tail cells linking span a to span b."""
+    return {(schema.head_channel(link), a[0], b[0]), (schema.tail_channel(link), a[1], b[1])}
+
+
+def test_decoder_keeps_several_objects_of_one_subject_and_predicate(schema):
+    film, actor1, actor2 = (1, 2), (5, 7), (9, 10)
+    entities = {(SUBJECT, *film), (OBJECT, *actor1), (OBJECT, *actor2)}
+    link = ("主演", MAIN, "subject")
+    links = cells(schema, link, film, actor1) | cells(schema, link, film, actor2)
+    found = decode_window(entities, links, schema, n_positions=12)
+    assert sorted(found, key=str) == [("主演", film, {MAIN: actor1}), ("主演", film, {MAIN: actor2})]
+
+
+def test_decoder_needs_both_head_and_tail_links(schema):
+    film, actor = (1, 2), (5, 7)
+    link = ("主演", MAIN, "subject")
+    entities = {(SUBJECT, *film), (OBJECT, *actor)}
+    heads_only = {(schema.head_channel(link), 1, 5)}
+    assert decode_window(entities, heads_only, schema, 12) == []
+    # a span that touches [CLS] (0) or lies past the last token is never decoded
+    assert decode_window({(SUBJECT, 0, 2), (OBJECT, *actor)}, cells(schema, link, (0, 2), actor), schema, 12) == []
+    assert decode_window(entities, cells(schema, link, film, actor), schema, n_positions=6) == []
+
+
+def test_decoder_attaches_extra_slots_linked_from_subject_and_object(schema):
+    person, award1, award2, work1, work2, date = (1, 2), (4, 6), (8, 9), (11, 12), (14, 15), (17, 18)
+    entities = {(SUBJECT, *person)} | {(OBJECT, *s) for s in (award1, award2, work1, work2, date)}
+    main = ("获奖", MAIN, "subject")
+    in_work_s, in_work_o = ("获奖", "inWork", "subject"), ("获奖", "inWork", MAIN)
+    date_s, date_o = ("获奖", "onDate", "subject"), ("获奖", "onDate", MAIN)
+    links = (cells(schema, main, person, award1) | cells(schema, main, person, award2)
+             | cells(schema, in_work_s, person, work1) | cells(schema, in_work_o, award1, work1)
+             | cells(schema, in_work_s, person, work2) | cells(schema, in_work_o, award2, work2)
+             | cells(schema, date_s, person, date) | cells(schema, date_o, award2, date))
+    found = decode_window(entities, links, schema, 20)
+    # each award keeps its own work; only award2 is linked to the date
+    assert sorted(found, key=str) == sorted([
+        ("获奖", person, {MAIN: award1, "inWork": work1}),
+        ("获奖", person, {MAIN: award2, "inWork": work2, "onDate": date})], key=str)
+
+
+def test_untrained_scores_keep_decoding_bounded(schema):
+    import numpy as np
+    from ie_relation.decode import window_cells
+    # an untrained model: every cell positive (entity cells only on the upper triangle, off [CLS])
+    scores = np.random.default_rng(0).uniform(1.0, 2.0, (schema.n_channels, 40, 40)).astype("float32")
+    scores[:2] = np.where(np.triu(np.ones((40, 40), bool)), scores[:2], -1.0)
+    scores[:2, 0, :] = -1.0
+    scores[SUBJECT, 5, 6] = 3.0
+    entities, links = window_cells(scores, max_spans=8)
+    assert len(entities) == 16 and sum(c == SUBJECT for c, _, _ in entities) == 8
+    assert (SUBJECT, 5, 6) in entities  # best scores first
+    heads = {h for _, h, _ in entities}
+    tails = {t for _, _, t in entities}
+    assert all(a in heads and b in heads for c, a, b in links if c < 2 + schema.n_links)
+    assert all(a in tails and b in tails for c, a, b in links if c >= 2 + schema.n_links)
+    assert len(links) <= 2 * schema.n_links * 16 * 16
+    # everything linked to everything: decoding stops at its cap instead of enumerating slot products
+    spos = decode_window(entities, links, schema, 40, max_spos=50)
+    assert len(spos) == 50
