@@ -19,12 +19,12 @@ def parser(module, doc, config=True):
 
 
 def run(main):
-    """Run a command's `main()`: bad data, missing files and bad settings end in one `error: ...`
+    """Run a command's `main()`: bad data, unreadable files and bad settings end in one `error: ...`
     line (exit 1) instead of a traceback; LIC_DEBUG=1 shows the traceback."""
     from common.io import DataError
     try:
         return main()
-    except (DataError, FileNotFoundError, ValueError) as error:
+    except (DataError, OSError, ValueError) as error:
         if os.environ.get("LIC_DEBUG"):
             raise
         sys.exit(f"error: {error}")

@@ -149,6 +149,14 @@ def windows(n_tokens, size, stride):
         start += stride
 
 
+def sentence_windows(n_tokens, maxlen, stride=0):
+    """Windows of a single-sentence input: room for [CLS] and [SEP] in `maxlen`, one every `stride`
+    tokens (0: half a window), covering at least one token."""
+    size = max(maxlen - 2, 1)
+    step = min(int(stride), size) if int(stride) else max(size // 2, 1)
+    return windows(max(n_tokens, 1), size, step)
+
+
 def find_all(text, sub):
     """Start offsets of every (possibly overlapping) occurrence of `sub` in `text`."""
     found, at = [], text.find(sub)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from common.io import DataError, SkipCounter, read_jsonl
-from common.tokenize import char_to_token_span, windows
+from common.tokenize import char_to_token_span, sentence_windows
 
 
 @dataclass
@@ -149,18 +149,13 @@ class Window:
     targets: list       # sorted (head, i, j) positives; [] when unlabelled
 
 
-def window_spans(n_tokens, maxlen, stride_fraction):
-    size = max(maxlen - 2, 1)
-    return windows(n_tokens, size, max(1, int(size * stride_fraction)))
-
-
-def record_windows(tokenizer, record, index, schema, maxlen, stride_fraction, with_targets=True):
+def record_windows(tokenizer, record, index, schema, maxlen, stride, with_targets=True):
     """Windows of one record; with targets when the record is labelled."""
     encoding = tokenizer.encode_cached(record.text)
     spans = [[char_to_token_span(encoding.offsets, a.start, a.end) for a in e.arguments]
              for e in record.events] if with_targets else []
     result = []
-    for start, end in window_spans(len(encoding), maxlen, stride_fraction):
+    for start, end in sentence_windows(len(encoding), maxlen, stride):
         token_ids, _ = tokenizer.wrap(encoding.ids[start:end])
         targets = set()
         for event, event_spans in zip(record.events if with_targets else [], spans):
@@ -181,10 +176,10 @@ def record_windows(tokenizer, record, index, schema, maxlen, stride_fraction, wi
     return result
 
 
-def build_windows(tokenizer, records, schema, maxlen, stride_fraction, with_targets=True):
+def build_windows(tokenizer, records, schema, maxlen, stride, with_targets=True):
     out = []
     for index, record in enumerate(records):
-        out.extend(record_windows(tokenizer, record, index, schema, maxlen, stride_fraction, with_targets))
+        out.extend(record_windows(tokenizer, record, index, schema, maxlen, stride, with_targets))
     return out
 
 
@@ -198,31 +193,16 @@ def pad_inputs(windows_batch, pad_id=0):
 
 
 def collate(windows_batch, n_heads, pad_id=0):
-    """Inputs and sparse targets (batch, heads, max positives, 2), zero-padded: cell (0, 0) is
-    [CLS]x[CLS], never a positive, and the loss masks index 0."""
-    per_head = [[[] for _ in range(n_heads)] for _ in windows_batch]
-    for b, w in enumerate(windows_batch):
-        for head, i, j in w.targets:
-            per_head[b][head].append((i, j))
-    most = max([1] + [len(cells) for heads in per_head for cells in heads])
-    targets = np.zeros((len(windows_batch), n_heads, most, 2), dtype="int32")
-    for b, heads in enumerate(per_head):
-        for h, cells in enumerate(heads):
-            if cells:
-                targets[b, h, :len(cells)] = cells
-    return pad_inputs(windows_batch, pad_id), targets
+    """Inputs and sparse targets (common.pointer) of a batch."""
+    from common.pointer import sparse_targets
+    return pad_inputs(windows_batch, pad_id), sparse_targets([w.targets for w in windows_batch], n_heads)
 
 
 def head_log_odds(windows_list, n_heads):
-    """Log-odds of a positive cell per head (for logit adjustment), shaped (heads, 1, 1)."""
-    from common.losses import log_odds
-    positive = np.zeros(n_heads)
-    for w in windows_list:
-        for head, _, _ in w.targets:
-            positive[head] += 1
+    """Logit-adjustment offsets per head, over the upper triangle (i <= j) of each window's tokens."""
+    from common.pointer import head_log_odds as log_odds
     n = [len(w.offsets) for w in windows_list]
-    total = sum(k * (k + 1) // 2 for k in n)
-    return log_odds(positive, np.full(n_heads, total)).reshape(n_heads, 1, 1)
+    return log_odds([w.targets for w in windows_list], sum(k * (k + 1) // 2 for k in n), n_heads)
 
 
 # --- helpers for the command lines --------------------------------------------------------------

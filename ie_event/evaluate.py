@@ -4,10 +4,8 @@ Prints {"precision", "recall", "f1"} (4 decimals) as the last line; the rule and
 predicted and gold arguments are documented in ie_event/metric.py.
 """
 import json
-import sys
 
 from common import cli
-from common.io import DataError
 from ie_event import metric
 
 
@@ -16,10 +14,7 @@ def main(argv=None):
     parser.add_argument("gold", help="labelled DuEE JSON Lines (id, event_list)")
     parser.add_argument("pred", help="submission JSON Lines (id, event_list)")
     args = parser.parse_args(argv)
-    try:
-        result = metric.evaluate_files(args.gold, args.pred)
-    except (DataError, OSError) as error:
-        sys.exit(f"error: {error}")
+    result = metric.evaluate_files(args.gold, args.pred)
     print(json.dumps(result))
     return result
 

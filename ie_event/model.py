@@ -1,4 +1,4 @@
-"""Encoder + span and link global pointers, the sparse loss, and batched extraction.
+"""Encoder + span and link global pointers, and batched extraction (the loss: common.pointer).
 
 The three heads (argument spans per (type, role), head links, tail links per type) are efficient
 global pointers whose (batch, heads, L, L) logits are concatenated on the heads axis in the layout of
@@ -27,19 +27,6 @@ def build_model(model_cfg, schema, load_checkpoint=True, seed=0):
     return keras.Model(encoder.inputs, output)
 
 
-def sparse_global_pointer_loss(y_true, y_pred):
-    """Per example: sum over heads of the sparse multilabel cross-entropy; y_true holds the positive
-    (i, j) cells of each head, zero-padded (cell 0 is masked)."""
-    import keras.backend as K
-    from bert4keras.backend import sparse_multilabel_categorical_crossentropy
-    shape = K.shape(y_pred)
-    y_true = K.cast(y_true, "int32")
-    y_true = y_true[..., 0] * shape[2] + y_true[..., 1]
-    y_pred = K.reshape(y_pred, (shape[0], shape[1], -1))
-    loss = sparse_multilabel_categorical_crossentropy(y_true, y_pred, mask_zero=True)
-    return K.sum(loss, axis=1)
-
-
 def positive_cells(model, threshold):
     """A function (token_ids, segment_ids) -> (int array (n, 4) of (batch, head, i, j), float array (n,)
     of their logits) for the cells whose logit exceeds `threshold`."""
@@ -58,12 +45,12 @@ def positive_cells(model, threshold):
     return run
 
 
-def extract(model, tokenizer, schema, records, maxlen, stride_fraction, batch_size=16, threshold=0.0,
+def extract(model, tokenizer, schema, records, maxlen, stride, batch_size=16, threshold=0.0,
             cells=None, max_arguments=64):
     """Submission event lists for `records`, in order. Windows of all texts are sorted by length and
     batched, so padding is small and every model call is a full batch."""
     cells = cells or positive_cells(model, threshold)
-    windows = data.build_windows(tokenizer, records, schema, maxlen, stride_fraction, with_targets=False)
+    windows = data.build_windows(tokenizer, records, schema, maxlen, stride, with_targets=False)
     order = sorted(range(len(windows)), key=lambda k: len(windows[k].token_ids))
     found = [([], []) for _ in windows]
     for at in range(0, len(order), batch_size):

@@ -6,11 +6,10 @@ Uses the same windows, targets and decoder as training and prediction (model.max
 from the config). Prints what the token spans cannot reproduce, then the metric as the last line.
 """
 import json
-import sys
 
 from common import cli
 from common.config import load_config
-from common.io import DataError, write_jsonl
+from common.io import write_jsonl
 from ie_event import data, decode, metric
 
 
@@ -21,33 +20,30 @@ def main(argv=None):
     parser.add_argument("--vocab", help="vocab.txt (default: the config's model vocab)")
     parser.add_argument("--schema", help="event_schema.json (default: <data.dir>/<data.schema_file>)")
     args = parser.parse_args(argv)
-    try:
-        cfg = load_config(args.config, args.overrides)
-        from common.model import vocab_path
-        from common.tokenize import OffsetTokenizer, char_to_token_span, is_exact
-        schema = data.load_schema(args.schema or data.data_path(cfg, "schema"), cfg.model.links_per_event_type)
-        records = data.load_records(args.gold, schema, on_error=cfg.data.on_error)
-        tokenizer = OffsetTokenizer(args.vocab or vocab_path(cfg.model))
-        windows = data.build_windows(tokenizer, records, schema, cfg.model.maxlen, cfg.data.window_stride)
-        per_record = [[] for _ in records]
-        for window in windows:
-            per_record[window.record].append((window.targets, window.offsets))
-        event_lists = [decode.decode_record(r.text, pieces, schema) for r, pieces in zip(records, per_record)]
-        write_jsonl(args.out, data.submission_rows(records, event_lists))
+    cfg = load_config(args.config, args.overrides)
+    from common.model import vocab_path
+    from common.tokenize import OffsetTokenizer, char_to_token_span, is_exact
+    schema = data.load_schema(args.schema or data.data_path(cfg, "schema"), cfg.model.links_per_event_type)
+    records = data.load_records(args.gold, schema, on_error=cfg.data.on_error)
+    tokenizer = OffsetTokenizer(args.vocab or vocab_path(cfg.model))
+    windows = data.build_windows(tokenizer, records, schema, int(cfg.model.maxlen), int(cfg.data.window_stride))
+    per_record = [[] for _ in records]
+    for window in windows:
+        per_record[window.record].append((window.targets, window.offsets))
+    event_lists = [decode.decode_record(r.text, pieces, schema) for r, pieces in zip(records, per_record)]
+    write_jsonl(args.out, data.submission_rows(records, event_lists))
 
-        inexact = total = 0
-        for record in records:
-            offsets = tokenizer.encode_cached(record.text).offsets
-            for event in record.events:
-                for arg in event.arguments:
-                    total += 1
-                    span = char_to_token_span(offsets, arg.start, arg.end)
-                    inexact += span is None or not is_exact(offsets, *span, arg.start, arg.end)
-        print(f"{len(records)} sentences, {total} gold arguments, {inexact} without an exact token span, "
-              f"{sum(len(w) > 1 for w in per_record)} texts in several windows", flush=True)
-        result = metric.evaluate_files(args.gold, args.out)
-    except (DataError, OSError, ValueError) as error:
-        sys.exit(f"error: {error}")
+    inexact = total = 0
+    for record in records:
+        offsets = tokenizer.encode_cached(record.text).offsets
+        for event in record.events:
+            for arg in event.arguments:
+                total += 1
+                span = char_to_token_span(offsets, arg.start, arg.end)
+                inexact += span is None or not is_exact(offsets, *span, arg.start, arg.end)
+    print(f"{len(records)} sentences, {total} gold arguments, {inexact} without an exact token span, "
+          f"{sum(len(w) > 1 for w in per_record)} texts in several windows", flush=True)
+    result = metric.evaluate_files(args.gold, args.out)
     print(json.dumps(result))
     return result
 

@@ -6,12 +6,10 @@ data.on_error = "skip", a bad line that has an id is answered with an empty even
 is not JSON has no id to answer with and is only counted.
 """
 import os
-import sys
 import time
 
 from common import cli
 from common.config import load_config
-from common.io import DataError
 
 
 def main(argv=None):
@@ -19,11 +17,7 @@ def main(argv=None):
     parser.add_argument("--input", help="JSON Lines with id and text (default: <data.dir>/<data.test_file>)")
     parser.add_argument("--out", help="submission path (default: predict.out, else <train.out_dir>/duee_pred.json)")
     args = parser.parse_args(argv)
-    try:
-        cfg = load_config(args.config, args.overrides)
-        return run(cfg, args.input, args.out)
-    except (DataError, OSError, ValueError) as error:
-        sys.exit(f"error: {error}")
+    return run(load_config(args.config, args.overrides), args.input, args.out)
 
 
 def run(cfg, input_path=None, out_path=None):
@@ -43,7 +37,7 @@ def run(cfg, input_path=None, out_path=None):
     extractor = load_best(model.build_model(cfg.model, schema, load_checkpoint=False), cfg.train.out_dir)
     started = time.perf_counter()
     event_lists = model.extract(extractor, tokenizer, schema, records, int(cfg.model.maxlen),
-                                float(cfg.data.window_stride), int(cfg.predict.batch_size),
+                                int(cfg.data.window_stride), int(cfg.predict.batch_size),
                                 float(cfg.predict.threshold), max_arguments=int(cfg.predict.max_arguments))
     seconds = time.perf_counter() - started
     write_jsonl(out_path, data.submission_rows(records, event_lists))

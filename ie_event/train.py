@@ -3,22 +3,16 @@
 Keeps the weights scoring best on the dev set (argument-level F1) in <train.out_dir>/best.weights.h5.
 """
 import json
-import sys
 
 from common import cli
 from common.config import load_config
-from common.io import DataError
 
 
 def main(argv=None):
     parser = cli.parser("ie_event.train", __doc__)
     parser.add_argument("--resume", action="store_true", help="continue after the last finished epoch")
     args = parser.parse_args(argv)
-    try:
-        cfg = load_config(args.config, args.overrides)
-        return run(cfg, resume=args.resume)
-    except (DataError, OSError, ValueError) as error:
-        sys.exit(f"error: {error}")
+    return run(load_config(args.config, args.overrides), resume=args.resume)
 
 
 def run(cfg, resume=False, progress=True):
@@ -26,6 +20,7 @@ def run(cfg, resume=False, progress=True):
     backend.setup(seed=int(cfg.train.seed))
     from common.losses import from_config
     from common.model import vocab_path
+    from common.pointer import sparse_pointer_loss
     from common.tokenize import OffsetTokenizer
     from common.training import Batches, train
     from ie_event import data, metric, model
@@ -34,15 +29,14 @@ def run(cfg, resume=False, progress=True):
     train_records = data.load_records(data.data_path(cfg, "train"), schema, on_error=cfg.data.on_error)
     dev_records = data.load_records(data.data_path(cfg, "dev"), schema, on_error=cfg.data.on_error)
     tokenizer = OffsetTokenizer(vocab_path(cfg.model))
-    maxlen, stride = int(cfg.model.maxlen), float(cfg.data.window_stride)
+    maxlen, stride = int(cfg.model.maxlen), int(cfg.data.window_stride)
     windows = data.build_windows(tokenizer, train_records, schema, maxlen, stride)
     print(f"{len(train_records)} training sentences -> {len(windows)} windows, {schema.n_heads} heads", flush=True)
 
     batches = Batches(windows, cfg.train.batch_size,
                       lambda batch: data.collate(batch, schema.n_heads, tokenizer.pad_id), seed=int(cfg.train.seed))
     extractor = model.build_model(cfg.model, schema, seed=int(cfg.train.seed))
-    loss = from_config(model.sparse_global_pointer_loss, cfg.train,
-                       offsets=data.head_log_odds(windows, schema.n_heads))
+    loss = from_config(sparse_pointer_loss, cfg.train, offsets=data.head_log_odds(windows, schema.n_heads))
     gold = data.gold_arguments(dev_records)
     cells = model.positive_cells(extractor, float(cfg.predict.threshold))  # traced once, reused per epoch
 

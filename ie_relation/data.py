@@ -17,8 +17,7 @@ whole SPO (subject and all slots) fits the window, so a perfect model never emit
 from dataclasses import dataclass, field
 
 from common.io import DataError, SkipCounter, read_jsonl
-from common.tokenize import char_to_token_span, find_all, is_exact
-from common.tokenize import windows as window_ranges
+from common.tokenize import char_to_token_span, find_all, is_exact, sentence_windows
 
 SUBJECT, OBJECT = 0, 1
 MAIN = "@value"
@@ -149,16 +148,6 @@ class Window:
         return len(self.token_ids)
 
 
-def window_size(maxlen):
-    return maxlen - 2  # room for [CLS] and [SEP]
-
-
-def window_stride(maxlen, stride):
-    """Step between window starts: the configured value, or half a window when 0."""
-    size = window_size(maxlen)
-    return min(int(stride), size) if stride else max(size // 2, 1)
-
-
 def exact_spans(text, value, offsets):
     """Token spans (first, last) that cover an occurrence of `value` in `text` exactly."""
     spans = []
@@ -177,7 +166,7 @@ def encode_record(index, record, tokenizer, schema, maxlen, stride=0, with_targe
     """
     text = record["text"]
     encoding = tokenizer.encode_cached(text)
-    ranges = window_ranges(max(len(encoding), 1), window_size(maxlen), window_stride(maxlen, stride))
+    ranges = sentence_windows(len(encoding), maxlen, stride)
     spans = {}
     if with_targets:
         for spo in record["spo_list"]:
@@ -226,20 +215,9 @@ def window_targets(record, spans, schema, start, end, placed):
 
 
 def collate_targets(windows, n_channels):
-    """Sparse targets of a batch: int array (batch, channels, k, 2) of (head, tail) positions, padded with
-    (0, 0) - the [CLS] x [CLS] cell, which is never positive and which the loss masks out."""
-    import numpy as np
-    per_channel = [[[] for _ in range(n_channels)] for _ in windows]
-    for row, window in zip(per_channel, windows):
-        for channel, head, tail in window.targets:
-            row[channel].append((head, tail))
-    k = max([1] + [len(cells) for row in per_channel for cells in row])
-    out = np.zeros((len(windows), n_channels, k, 2), dtype="int32")
-    for b, row in enumerate(per_channel):
-        for c, cells in enumerate(row):
-            if cells:
-                out[b, c, :len(cells)] = cells
-    return out
+    """Sparse targets of a batch (common.pointer): (batch, channels, k, 2) (head, tail) positions."""
+    from common.pointer import sparse_targets
+    return sparse_targets([window.targets for window in windows], n_channels)
 
 
 def pad_inputs(windows):

@@ -4,7 +4,6 @@ PRED is a JSON Lines file or a zip of one (as submitted). Prints {"precision", "
 last line; a malformed file is rejected with the file, line and problem (exit status 1).
 """
 import json
-import sys
 
 from common import cli
 
@@ -14,14 +13,10 @@ def main(argv=None):
     parser.add_argument("gold", help="labelled JSON Lines file")
     parser.add_argument("pred", help="predictions: JSON Lines file or zip")
     args = parser.parse_args(argv)
-    from common.io import DataError
     from ie_relation import metric
-    try:
-        gold = metric.load_submission(args.gold)
-        pred = metric.load_submission(args.pred)
-    except DataError as e:
-        sys.exit(f"rejected: {e}")
-    print(json.dumps(metric.score(gold, pred)))
+    result = metric.score(metric.load_submission(args.gold), metric.load_submission(args.pred))
+    print(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ def test_targets_of_nested_spans_and_links(schema, tokenizer):
     record = data.Record("r", text, [data.Event(W, [
         data.Argument("时间", 0, 5, "2019年"), data.Argument("赛事名称", 0, 11, "2019年NBA总决赛"),
         data.Argument("胜者", 12, 15, "猛龙队")])])
-    (window,) = data.record_windows(tokenizer, record, 0, schema, maxlen=64, stride_fraction=0.5)
+    (window,) = data.record_windows(tokenizer, record, 0, schema, maxlen=64, stride=0)
     tokens = tokenizer.encode(text).tokens
     assert tokens[:7] == ["2019", "年", "nba", "总", "决", "赛", "，"]
     time_, name, winner = (schema.role_head[W, r] for r in ("时间", "赛事名称", "胜者"))
@@ -126,7 +126,7 @@ def test_targets_of_nested_spans_and_links(schema, tokenizer):
 def test_long_text_windows_and_collate(schema, tokenizer):
     text = "，".join(["湖人击败勇士"] * 12)
     record = data.Record("r", text, [data.Event(W, [data.Argument("胜者", 63, 65, "湖人")])])
-    windows = data.record_windows(tokenizer, record, 0, schema, maxlen=24, stride_fraction=0.5)
+    windows = data.record_windows(tokenizer, record, 0, schema, maxlen=24, stride=0)
     assert len(windows) > 3 and all(len(w.token_ids) <= 24 for w in windows)
     holding = [w for w in windows if w.targets]
     assert len(holding) == 2  # the argument lies whole in two overlapping windows

@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from common import cli
 from common.io import DataError
 from ie_event import evaluate, metric
 
@@ -90,5 +91,5 @@ def test_bad_submission_names_file_line_and_field(tmp_path):
     with pytest.raises(DataError, match=r"pred.json, line 2: field 'event_list\[0\].arguments'"):
         metric.evaluate_files(gold, str(pred))
     pred.write_text('{"id": 1, "event_list": []}\nnot json\n')
-    with pytest.raises(SystemExit, match="line 2"):
-        evaluate.main([gold, str(pred)])
+    with pytest.raises(SystemExit, match="^error: .*pred.json, line 2"):
+        cli.run(lambda: evaluate.main([gold, str(pred)]))

@@ -89,6 +89,6 @@ def test_batched_extraction_equals_one_by_one(trained):
     tokenizer = OffsetTokenizer(vocab_path(cfg.model))
     extractor = load_best(model.build_model(cfg.model, schema, load_checkpoint=False), cfg.train.out_dir)
     cells = model.positive_cells(extractor, 0.0)
-    batched = model.extract(extractor, tokenizer, schema, records, 32, 0.5, batch_size=8, cells=cells)
-    single = model.extract(extractor, tokenizer, schema, records, 32, 0.5, batch_size=1, cells=cells)
+    batched = model.extract(extractor, tokenizer, schema, records, 32, 0, batch_size=8, cells=cells)
+    single = model.extract(extractor, tokenizer, schema, records, 32, 0, batch_size=1, cells=cells)
     assert batched == single and any(batched)

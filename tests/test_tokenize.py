@@ -3,7 +3,7 @@ import unicodedata
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from common.tokenize import char_to_token_span, find_all, token_to_char_span, windows
+from common.tokenize import char_to_token_span, find_all, sentence_windows, token_to_char_span, windows
 
 ALPHABET = list("北京是中国的首都上海大城市三体作者刘慈欣《》，。：？！“”（）、")
 ALPHABET += list("abcXYZnbahelloworld0123456789２０ＡＢｃé -_.,!?()[]#$%\t\n") + ["\u200b", "\x00", "\u3000", "ﬁ", "İ"]
@@ -111,3 +111,11 @@ def test_windows_reject_bad_stride():
 def test_find_all_overlapping():
     assert find_all("aaaa", "aa") == [0, 1, 2]
     assert find_all("abc", "") == []
+
+
+def test_sentence_windows_leave_room_for_cls_sep_and_default_to_half_overlap():
+    assert sentence_windows(5, maxlen=10) == [(0, 5)]
+    assert sentence_windows(0, maxlen=10) == [(0, 1)]
+    assert sentence_windows(20, maxlen=10) == [(0, 8), (4, 12), (8, 16), (12, 20)]
+    assert sentence_windows(20, maxlen=10, stride=6) == [(0, 8), (6, 14), (12, 20)]
+    assert sentence_windows(20, maxlen=10, stride=50) == [(0, 8), (8, 16), (16, 20)]
