@@ -8,6 +8,7 @@ is not a TOML value is taken as a plain string, so `data.dir=/tmp/x` works witho
 Relative paths in the file are the user's business: they are resolved against the working directory,
 which is the repository root for every Make target.
 """
+import os
 import tomllib
 
 
@@ -28,6 +29,14 @@ class Config(dict):
 
     def to_dict(self):
         return {k: v.to_dict() if isinstance(v, Config) else v for k, v in self.items()}
+
+
+def data_path(data_cfg, name):
+    """Path of the data file named by `[data] <name>_file` (train, dev, test, schema) in `[data] dir`."""
+    file_name = data_cfg.get(f"{name}_file")
+    if not file_name:
+        raise ValueError(f"config [data] needs '{name}_file'")
+    return os.path.join(data_cfg.get("dir", ""), file_name)
 
 
 def parse_value(text):

@@ -207,11 +207,6 @@ def head_log_odds(windows_list, n_heads):
 
 # --- helpers for the command lines --------------------------------------------------------------
 
-def data_path(cfg, key):
-    """Path of data file `key` (train, dev, test, schema) under data.dir."""
-    return os.path.join(cfg.data.dir, cfg.data[f"{key}_file"])
-
-
 def gold_arguments(records):
     """Gold in the metric's form, keyed by record index: {k: [(type, role, [argument, *aliases])]}."""
     return {k: [(e.event_type, a.role, [a.text, *a.alias]) for e in r.events for a in e.arguments]

@@ -8,7 +8,7 @@ from the config). Prints what the token spans cannot reproduce, then the metric 
 import json
 
 from common import cli
-from common.config import load_config
+from common.config import data_path, load_config
 from common.io import write_jsonl
 from ie_event import data, decode, metric
 
@@ -23,7 +23,7 @@ def main(argv=None):
     cfg = load_config(args.config, args.overrides)
     from common.model import vocab_path
     from common.tokenize import OffsetTokenizer, char_to_token_span, is_exact
-    schema = data.load_schema(args.schema or data.data_path(cfg, "schema"), cfg.model.links_per_event_type)
+    schema = data.load_schema(args.schema or data_path(cfg.data, "schema"), cfg.model.links_per_event_type)
     records = data.load_records(args.gold, schema, on_error=cfg.data.on_error)
     tokenizer = OffsetTokenizer(args.vocab or vocab_path(cfg.model))
     windows = data.build_windows(tokenizer, records, schema, int(cfg.model.maxlen), int(cfg.data.window_stride))

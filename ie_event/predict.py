@@ -9,7 +9,7 @@ import os
 import time
 
 from common import cli
-from common.config import load_config
+from common.config import data_path, load_config
 
 
 def main(argv=None):
@@ -29,9 +29,9 @@ def run(cfg, input_path=None, out_path=None):
     from common.training import load_best
     from ie_event import data, model
 
-    input_path = input_path or data.data_path(cfg, "test")
+    input_path = input_path or data_path(cfg.data, "test")
     out_path = out_path or cfg.predict.get("out") or os.path.join(cfg.train.out_dir, "duee_pred.json")
-    schema = data.load_schema(data.data_path(cfg, "schema"), cfg.model.links_per_event_type)
+    schema = data.load_schema(data_path(cfg.data, "schema"), cfg.model.links_per_event_type)
     records = data.load_records(input_path, schema, labelled=False, on_error=cfg.data.on_error)
     tokenizer = OffsetTokenizer(vocab_path(cfg.model))
     extractor = load_best(model.build_model(cfg.model, schema, load_checkpoint=False), cfg.train.out_dir)

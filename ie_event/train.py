@@ -5,7 +5,7 @@ Keeps the weights scoring best on the dev set (argument-level F1) in <train.out_
 import json
 
 from common import cli
-from common.config import load_config
+from common.config import data_path, load_config
 
 
 def main(argv=None):
@@ -25,9 +25,9 @@ def run(cfg, resume=False, progress=True):
     from common.training import Batches, train
     from ie_event import data, metric, model
 
-    schema = data.load_schema(data.data_path(cfg, "schema"), cfg.model.links_per_event_type)
-    train_records = data.load_records(data.data_path(cfg, "train"), schema, on_error=cfg.data.on_error)
-    dev_records = data.load_records(data.data_path(cfg, "dev"), schema, on_error=cfg.data.on_error)
+    schema = data.load_schema(data_path(cfg.data, "schema"), cfg.model.links_per_event_type)
+    train_records = data.load_records(data_path(cfg.data, "train"), schema, on_error=cfg.data.on_error)
+    dev_records = data.load_records(data_path(cfg.data, "dev"), schema, on_error=cfg.data.on_error)
     tokenizer = OffsetTokenizer(vocab_path(cfg.model))
     maxlen, stride = int(cfg.model.maxlen), int(cfg.data.window_stride)
     windows = data.build_windows(tokenizer, train_records, schema, maxlen, stride)

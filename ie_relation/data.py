@@ -234,9 +234,3 @@ def encode_all(records, tokenizer, schema, maxlen, stride=0, with_targets=True, 
     """Windows of every record, in record order."""
     return [window for i, record in enumerate(records)
             for window in encode_record(i, record, tokenizer, schema, maxlen, stride, with_targets, lost)]
-
-
-def split_path(data_cfg, name):
-    """Path of a data file named by the config key `<name>_file` (train, dev, test, schema)."""
-    import os
-    return os.path.join(data_cfg.dir, data_cfg[f"{name}_file"])

@@ -46,7 +46,7 @@ def main(argv=None):
     parser.add_argument("--schema", help="schema.json (default: beside --gold, else the config's)")
     args = parser.parse_args(argv)
 
-    from common.config import load_config
+    from common.config import data_path, load_config
     from common.io import write_jsonl
     from common.model import vocab_path
     from ie_relation import metric
@@ -54,7 +54,7 @@ def main(argv=None):
     cfg = load_config(args.config, args.overrides)
     schema_path = args.schema or os.path.join(os.path.dirname(os.path.abspath(args.gold)), "schema.json")
     if not args.schema and not os.path.exists(schema_path):
-        schema_path = os.path.join(cfg.data.dir, cfg.data.schema_file)
+        schema_path = data_path(cfg.data, "schema")
     schema = load_schema(schema_path)
     records, skipped = load_records(args.gold, schema, on_error=cfg.data.on_error)
 

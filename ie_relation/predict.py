@@ -54,12 +54,12 @@ def main(argv=None):
     parser.add_argument("--input", help="default: predict.input, else <data.dir>/<data.test_file>")
     parser.add_argument("--out", help="default: predict.out, else <train.out_dir>/duie_pred.json")
     args = parser.parse_args(argv)
-    from common.config import load_config
-    from ie_relation.data import load_records, load_schema, split_path
+    from common.config import data_path, load_config
+    from ie_relation.data import load_records, load_schema
     cfg = load_config(args.config, args.overrides)
-    source = args.input or cfg.predict.get("input") or split_path(cfg.data, "test")
+    source = args.input or cfg.predict.get("input") or data_path(cfg.data, "test")
     out = args.out or cfg.predict.get("out") or os.path.join(cfg.train.out_dir, "duie_pred.json")
-    schema = load_schema(split_path(cfg.data, "schema"))
+    schema = load_schema(data_path(cfg.data, "schema"))
     # every input line gets an output line: a bad line is an error here, never a skip
     records, _ = load_records(source, schema, labelled=False, on_error="raise")
     model, tokenizer = load_predictor(cfg, schema)

@@ -16,13 +16,14 @@ def run(cfg, resume=False, progress=True, tensorboard=True):
     from common.tokenize import OffsetTokenizer
     from common.training import Batches, train
     from ie_relation import metric
-    from ie_relation.data import collate_targets, encode_all, load_records, load_schema, pad_inputs, split_path
+    from common.config import data_path
+    from ie_relation.data import collate_targets, encode_all, load_records, load_schema, pad_inputs
     from ie_relation.decode import predict_records
     from ie_relation.model import build_loss, build_model
 
-    schema = load_schema(split_path(cfg.data, "schema"))
-    train_records, train_skips = load_records(split_path(cfg.data, "train"), schema, on_error=cfg.data.on_error)
-    dev_records, dev_skips = load_records(split_path(cfg.data, "dev"), schema, on_error=cfg.data.on_error)
+    schema = load_schema(data_path(cfg.data, "schema"))
+    train_records, train_skips = load_records(data_path(cfg.data, "train"), schema, on_error=cfg.data.on_error)
+    dev_records, dev_skips = load_records(data_path(cfg.data, "dev"), schema, on_error=cfg.data.on_error)
     for name, skips in (("train", train_skips), ("dev", dev_skips)):
         if skips.summary():
             print(f"{name}: {skips.summary()}", flush=True)

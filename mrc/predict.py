@@ -29,9 +29,9 @@ def answer_questions(span_model, tokenizer, questions, cfg):
 
 def main(argv=None):
     args = parse_args(argv)
-    from common.config import load_config
+    from common.config import data_path, load_config
     cfg = load_config(args.config, args.overrides)
-    source = args.input or cfg.predict.get("input") or os.path.join(cfg.data.dir, cfg.data.test_file)
+    source = args.input or cfg.predict.get("input") or data_path(cfg.data, "test")
     out = args.out or cfg.predict.get("out") or os.path.join(cfg.train.out_dir, "test_predictions.json")
 
     from common import backend

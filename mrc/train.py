@@ -24,14 +24,15 @@ def main(argv=None):
     from common import backend
     backend.setup(seed=int(cfg.train.seed))
     from common import losses, training
+    from common.config import data_path
     from common.model import vocab_path
     from common.tokenize import OffsetTokenizer
     from mrc import data, decode, metric, model
 
     tokenizer = OffsetTokenizer(vocab_path(cfg.model))
     on_error = cfg.data.get("on_error", "raise")
-    train_questions, train_skips = data.load(os.path.join(cfg.data.dir, cfg.data.train_file), on_error)
-    dev_questions, dev_skips = data.load(os.path.join(cfg.data.dir, cfg.data.dev_file), on_error, locate=False)
+    train_questions, train_skips = data.load(data_path(cfg.data, "train"), on_error)
+    dev_questions, dev_skips = data.load(data_path(cfg.data, "dev"), on_error, locate=False)
     for name, skips in (("train", train_skips), ("dev", dev_skips)):
         if skips.summary():
             print(f"{name}: {skips.summary()}", flush=True)

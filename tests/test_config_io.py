@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from common.config import load_config
+from common.config import data_path, load_config
 from common.io import DataError, SkipCounter, atomic_write, read_json, read_jsonl, write_jsonl
 
 
@@ -64,3 +64,12 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
             raise RuntimeError("crash")
     assert json.loads(path.read_text(encoding="utf-8")) == {"a": "中"}
     assert os.listdir(tmp_path) == ["out.jsonl"]
+
+
+def test_data_path_joins_data_dir_and_the_named_file(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[data]\ndir = "data/x"\ntrain_file = "train.json"\n')
+    cfg = load_config(str(config))
+    assert data_path(cfg.data, "train") == os.path.join("data/x", "train.json")
+    with pytest.raises(ValueError, match=r"\[data\] needs 'test_file'"):
+        data_path(cfg.data, "test")

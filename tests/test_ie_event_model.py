@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from common.config import load_config
+from common.config import data_path, load_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(ROOT, "data", "samples", "ie_event")
@@ -44,11 +44,11 @@ def trained(tmp_path_factory, tf):
 
 
 def test_tiny_model_learns_the_training_set(trained, capsys):
-    from ie_event import data, evaluate, predict
+    from ie_event import evaluate, predict
     cfg, history = trained
     assert max(row["f1"] for row in history) >= 0.9
     # the kept weights, through predict and the official metric, reproduce the training score
-    dev = data.data_path(cfg, "dev")
+    dev = data_path(cfg.data, "dev")
     out = os.path.join(cfg.train.out_dir, "dev_pred.json")
     predict.run(cfg, dev, out)
     result = evaluate.main([dev, out])
@@ -84,8 +84,8 @@ def test_batched_extraction_equals_one_by_one(trained):
     from common.training import load_best
     from ie_event import data, model
     cfg, _ = trained
-    schema = data.load_schema(data.data_path(cfg, "schema"))
-    records = data.load_records(data.data_path(cfg, "dev"), schema)
+    schema = data.load_schema(data_path(cfg.data, "schema"))
+    records = data.load_records(data_path(cfg.data, "dev"), schema)
     tokenizer = OffsetTokenizer(vocab_path(cfg.model))
     extractor = load_best(model.build_model(cfg.model, schema, load_checkpoint=False), cfg.train.out_dir)
     cells = model.positive_cells(extractor, 0.0)
