@@ -30,7 +30,7 @@ def main():
     from common import backend
     backend.setup(seed=0)
     from common.config import load_config
-    from common.tokenize import OffsetTokenizer
+    from common.tokenize import OffsetTokenizer, pad
     from mrc import data, decode, model
 
     with open(args.vocab, encoding="utf-8") as f:
@@ -59,8 +59,8 @@ def main():
     single_s = time.perf_counter() - began
     began = time.perf_counter()
     for e in encoded:
-        span_model.predict([data.pad([w.token_ids for w in e.windows]),
-                            data.pad([w.segment_ids for w in e.windows])], verbose=0)
+        span_model.predict([pad([w.token_ids for w in e.windows]),
+                            pad([w.segment_ids for w in e.windows])], verbose=0)
     keras_predict_s = time.perf_counter() - began
     max_answer_len = int(cfg.data.max_answer_len)
     same = decode.decode_all(encoded, batched, max_answer_len) == decode.decode_all(encoded, single, max_answer_len)

@@ -13,6 +13,8 @@ import bisect
 import unicodedata
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass
 class Encoding:
@@ -110,6 +112,20 @@ class OffsetTokenizer:
             token_ids += [*ids_b, self.sep_id]
             segment_ids += [1] * (len(ids_b) + 1)
         return token_ids, segment_ids
+
+
+def pad(rows, value=0):
+    """int32 array (len(rows), longest row): each row left-aligned, the rest filled with `value`."""
+    out = np.full((len(rows), max(len(row) for row in rows)), value, dtype="int32")
+    for i, row in enumerate(rows):
+        out[i, :len(row)] = row
+    return out
+
+
+def sentence_inputs(rows, pad_id=0):
+    """Model inputs [token_ids, segment_ids] of a batch of single-sentence rows (segment 0)."""
+    token_ids = pad(rows, pad_id)
+    return [token_ids, np.zeros_like(token_ids)]
 
 
 def char_to_token_span(offsets, start, end):

@@ -9,10 +9,8 @@ Positions are window positions: 0 is [CLS], token k of the window is position k 
 import os
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from common.io import DataError, SkipCounter, read_jsonl
-from common.tokenize import char_to_token_span, sentence_windows
+from common.tokenize import char_to_token_span, sentence_inputs, sentence_windows
 
 
 @dataclass
@@ -183,19 +181,10 @@ def build_windows(tokenizer, records, schema, maxlen, stride, with_targets=True)
     return out
 
 
-def pad_inputs(windows_batch, pad_id=0):
-    """[token_ids, segment_ids] of a batch, padded to its longest window."""
-    length = max(len(w.token_ids) for w in windows_batch)
-    token_ids = np.full((len(windows_batch), length), pad_id, dtype="int32")
-    for b, w in enumerate(windows_batch):
-        token_ids[b, :len(w.token_ids)] = w.token_ids
-    return [token_ids, np.zeros_like(token_ids)]
-
-
 def collate(windows_batch, n_heads, pad_id=0):
     """Inputs and sparse targets (common.pointer) of a batch."""
     from common.pointer import sparse_targets
-    return pad_inputs(windows_batch, pad_id), sparse_targets([w.targets for w in windows_batch], n_heads)
+    return sentence_inputs([w.token_ids for w in windows_batch], pad_id), sparse_targets([w.targets for w in windows_batch], n_heads)
 
 
 def head_log_odds(windows_list, n_heads):

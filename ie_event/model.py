@@ -5,6 +5,7 @@ global pointers whose (batch, heads, L, L) logits are concatenated on the heads 
 `data.py`. Extraction thresholds inside the graph and returns only the positive cells, so a batch never
 moves a (batch, heads, L, L) array to the host.
 """
+from common.tokenize import sentence_inputs
 from ie_event import data, decode
 
 
@@ -55,7 +56,7 @@ def extract(model, tokenizer, schema, records, maxlen, stride, batch_size=16, th
     found = [([], []) for _ in windows]
     for at in range(0, len(order), batch_size):
         batch = [windows[k] for k in order[at:at + batch_size]]
-        where, scores = cells(*data.pad_inputs(batch, tokenizer.pad_id))
+        where, scores = cells(*sentence_inputs([w.token_ids for w in batch], tokenizer.pad_id))
         for (b, head, i, j), score in zip(where.tolist(), scores.tolist()):
             positives, window_scores = found[order[at + b]]
             positives.append((head, i, j))

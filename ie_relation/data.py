@@ -220,16 +220,6 @@ def collate_targets(windows, n_channels):
     return sparse_targets([window.targets for window in windows], n_channels)
 
 
-def pad_inputs(windows):
-    """[token_ids, segment_ids] of a batch, padded with 0 ([PAD]) to the longest window."""
-    import numpy as np
-    length = max(len(w) for w in windows)
-    ids = np.zeros((len(windows), length), dtype="int32")
-    for i, w in enumerate(windows):
-        ids[i, :len(w)] = w.token_ids
-    return [ids, np.zeros_like(ids)]
-
-
 def encode_all(records, tokenizer, schema, maxlen, stride=0, with_targets=True, lost=None):
     """Windows of every record, in record order."""
     return [window for i, record in enumerate(records)

@@ -16,7 +16,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from ie_relation.data import MAIN, OBJECT, SUBJECT, pad_inputs
+from common.tokenize import sentence_inputs
+from ie_relation.data import MAIN, OBJECT, SUBJECT
 
 
 def window_cells(scores, max_spans=64, entity_threshold=0.0, link_threshold=0.0):
@@ -133,7 +134,7 @@ def predict_records(model, records, windows, schema, batch_size=32, entity_thres
     found = [dict() for _ in records]
     for i in range(0, len(order), batch_size):
         chunk = [windows[j] for j in order[i:i + batch_size]]
-        scores = np.asarray(model.predict_on_batch(pad_inputs(chunk)))
+        scores = np.asarray(model.predict_on_batch(sentence_inputs([w.token_ids for w in chunk])))
         for window, window_scores in zip(chunk, scores):
             entities, links = window_cells(window_scores, max_spans, entity_threshold, link_threshold)
             decode_into(found, records, window, entities, links, schema)

@@ -17,7 +17,8 @@ def run(cfg, resume=False, progress=True, tensorboard=True):
     from common.training import Batches, train
     from ie_relation import metric
     from common.config import data_path
-    from ie_relation.data import collate_targets, encode_all, load_records, load_schema, pad_inputs
+    from common.tokenize import sentence_inputs
+    from ie_relation.data import collate_targets, encode_all, load_records, load_schema
     from ie_relation.decode import predict_records
     from ie_relation.model import build_loss, build_model
 
@@ -41,7 +42,7 @@ def run(cfg, resume=False, progress=True, tensorboard=True):
     loss = build_loss(cfg.train, train_windows, schema.n_channels)
 
     def collate(windows):
-        return pad_inputs(windows), collate_targets(windows, schema.n_channels)
+        return sentence_inputs([w.token_ids for w in windows]), collate_targets(windows, schema.n_channels)
 
     evaluations = []
 

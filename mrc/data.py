@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from common.io import DataError, SkipCounter, read_json
-from common.tokenize import char_to_token_span, find_all, is_exact, windows
+from common.tokenize import char_to_token_span, find_all, is_exact, pad, windows
 
 NO_ANSWER = 0  # the [CLS] position: "the answer is not in this window"
 
@@ -177,14 +177,6 @@ def encode(tokenizer, question, maxlen, doc_stride, max_question_len, max_answer
 def encode_all(tokenizer, questions, data_cfg, maxlen):
     return [encode(tokenizer, q, maxlen, int(data_cfg.doc_stride), int(data_cfg.max_question_len),
                    int(data_cfg.max_answer_len)) for q in questions]
-
-
-def pad(rows, length=None):
-    length = length or max(len(r) for r in rows)
-    out = np.zeros((len(rows), length), dtype="int32")
-    for i, row in enumerate(rows):
-        out[i, :len(row)] = row
-    return out
 
 
 def collate(batch):

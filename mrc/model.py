@@ -6,7 +6,7 @@ the loss runs over the window's candidates only.
 """
 import numpy as np
 
-from mrc.data import pad
+from common.tokenize import pad
 
 MASKED = -1e9
 

@@ -3,7 +3,8 @@ import unicodedata
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from common.tokenize import char_to_token_span, find_all, sentence_windows, token_to_char_span, windows
+from common.tokenize import (char_to_token_span, find_all, pad, sentence_inputs, sentence_windows, token_to_char_span,
+                             windows)
 
 ALPHABET = list("北京是中国的首都上海大城市三体作者刘慈欣《》，。：？！“”（）、")
 ALPHABET += list("abcXYZnbahelloworld0123456789２０ＡＢｃé -_.,!?()[]#$%\t\n") + ["\u200b", "\x00", "\u3000", "ﬁ", "İ"]
@@ -119,3 +120,10 @@ def test_sentence_windows_leave_room_for_cls_sep_and_default_to_half_overlap():
     assert sentence_windows(20, maxlen=10) == [(0, 8), (4, 12), (8, 16), (12, 20)]
     assert sentence_windows(20, maxlen=10, stride=6) == [(0, 8), (6, 14), (12, 20)]
     assert sentence_windows(20, maxlen=10, stride=50) == [(0, 8), (8, 16), (16, 20)]
+
+
+def test_pad_and_sentence_inputs():
+    padded = pad([[5, 6, 7], [8]], value=9)
+    assert padded.dtype == "int32" and padded.tolist() == [[5, 6, 7], [8, 9, 9]]
+    token_ids, segment_ids = sentence_inputs([[2, 5, 3], [2, 3]])
+    assert token_ids.tolist() == [[2, 5, 3], [2, 3, 0]] and segment_ids.tolist() == [[0, 0, 0], [0, 0, 0]]
