@@ -18,6 +18,15 @@ def parser(module, doc, config=True):
     return result
 
 
+def oracle_parser(module, doc):
+    """Parser of `python -m <track>.oracle`: --gold, --out, --vocab plus the config options."""
+    result = parser(module, doc)
+    result.add_argument("--gold", required=True, help="labelled file in the official format")
+    result.add_argument("--out", required=True, help="where to write the oracle submission")
+    result.add_argument("--vocab", help="vocab.txt (default: the vocabulary of the config's [model])")
+    return result
+
+
 def run(main):
     """Run a command's `main()`: bad data, unreadable files and bad settings end in one `error: ...`
     line (exit 1) instead of a traceback; LIC_DEBUG=1 shows the traceback."""

@@ -97,3 +97,14 @@ def decode_record(text, window_positives, schema, max_arguments=None):
         nodes |= window_nodes
         edges |= window_edges
     return events_from_graph(text, nodes, edges, schema)
+
+
+def decode_windows(records, windows, positives, schema, scores=None, max_arguments=None):
+    """Event lists of every record, in order, from positives[k] (and scores[k], optional): the
+    positive cells of windows[k]."""
+    per_record = [[] for _ in records]
+    for k, window in enumerate(windows):
+        piece = (positives[k], window.offsets) + ((scores[k],) if scores is not None else ())
+        per_record[window.record].append(piece)
+    return [decode_record(record.text, pieces, schema, max_arguments)
+            for record, pieces in zip(records, per_record)]

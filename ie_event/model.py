@@ -61,8 +61,5 @@ def extract(model, tokenizer, schema, records, maxlen, stride, batch_size=16, th
             positives, window_scores = found[order[at + b]]
             positives.append((head, i, j))
             window_scores.append(score)
-    per_record = [[] for _ in records]
-    for window, (positives, scores) in zip(windows, found):
-        per_record[window.record].append((positives, window.offsets, scores))
-    return [decode.decode_record(record.text, pieces, schema, max_arguments)
-            for record, pieces in zip(records, per_record)]
+    return decode.decode_windows(records, windows, [positives for positives, _ in found], schema,
+                                 scores=[scores for _, scores in found], max_arguments=max_arguments)

@@ -6,6 +6,7 @@ Uses the same windows, targets and decoder as training and prediction (model.max
 from the config). Prints what the token spans cannot reproduce, then the metric as the last line.
 """
 import json
+from collections import Counter
 
 from common import cli
 from common.config import data_path, load_config
@@ -14,10 +15,7 @@ from ie_event import data, decode, metric
 
 
 def main(argv=None):
-    parser = cli.parser("ie_event.oracle", __doc__)
-    parser.add_argument("--gold", required=True, help="labelled DuEE JSON Lines")
-    parser.add_argument("--out", required=True, help="where to write the oracle submission")
-    parser.add_argument("--vocab", help="vocab.txt (default: the config's model vocab)")
+    parser = cli.oracle_parser("ie_event.oracle", __doc__)
     parser.add_argument("--schema", help="event_schema.json (default: <data.dir>/<data.schema_file>)")
     args = parser.parse_args(argv)
     cfg = load_config(args.config, args.overrides)
@@ -27,10 +25,7 @@ def main(argv=None):
     records = data.load_records(args.gold, schema, on_error=cfg.data.on_error)
     tokenizer = OffsetTokenizer(args.vocab or vocab_path(cfg.model))
     windows = data.build_windows(tokenizer, records, schema, int(cfg.model.maxlen), int(cfg.data.window_stride))
-    per_record = [[] for _ in records]
-    for window in windows:
-        per_record[window.record].append((window.targets, window.offsets))
-    event_lists = [decode.decode_record(r.text, pieces, schema) for r, pieces in zip(records, per_record)]
+    event_lists = decode.decode_windows(records, windows, [w.targets for w in windows], schema)
     write_jsonl(args.out, data.submission_rows(records, event_lists))
 
     inexact = total = 0
@@ -42,7 +37,8 @@ def main(argv=None):
                 span = char_to_token_span(offsets, arg.start, arg.end)
                 inexact += span is None or not is_exact(offsets, *span, arg.start, arg.end)
     print(f"{len(records)} sentences, {total} gold arguments, {inexact} without an exact token span, "
-          f"{sum(len(w) > 1 for w in per_record)} texts in several windows", flush=True)
+          f"{sum(n > 1 for n in Counter(w.record for w in windows).values())} texts in several windows",
+          flush=True)
     result = metric.evaluate_files(args.gold, args.out)
     print(json.dumps(result))
     return result

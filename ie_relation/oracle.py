@@ -39,10 +39,7 @@ def run_oracle(records, tokenizer, schema, maxlen, stride, entity_threshold=0.0,
 
 
 def main(argv=None):
-    parser = cli.parser("ie_relation.oracle", __doc__)
-    parser.add_argument("--gold", required=True, help="labelled DuIE JSON Lines file")
-    parser.add_argument("--out", required=True, help="where to write the oracle predictions (JSON Lines)")
-    parser.add_argument("--vocab", help="vocab.txt (default: the one of [model] in the config)")
+    parser = cli.oracle_parser("ie_relation.oracle", __doc__)
     parser.add_argument("--schema", help="schema.json (default: beside --gold, else the config's)")
     args = parser.parse_args(argv)
 

@@ -21,10 +21,7 @@ def oracle_answers(tokenizer, questions, cfg):
 
 
 def main(argv=None):
-    parser = cli.parser("mrc.oracle", __doc__)
-    parser.add_argument("--gold", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--vocab", help="vocab.txt (default: the config's model vocabulary)")
+    parser = cli.oracle_parser("mrc.oracle", __doc__)
     args = parser.parse_args(argv)
     from common.config import load_config
     from common.io import write_json
