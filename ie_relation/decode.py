@@ -111,31 +111,25 @@ def to_record(text, spo_tuples, schema):
     return {"text": text, "spo_list": spo_list}
 
 
-def decode_into(found, records, window, entities, links, schema):
-    """Decode one window's cells and add its SPOs to found[record] (a dict kept in first-seen order)."""
-    text = records[window.record]["text"]
-    for spo in to_strings(window, text, decode_window(entities, links, schema, len(window.offsets))):
-        found[window.record][spo] = None
-
-
 def merge(records, windows, window_cells_list, schema):
-    """Decoded cells of every window -> one submission line per record, in record order."""
+    """Decoded cells of every window -> one submission line per record, in record order; the SPOs
+    of a record's windows are united, in first-seen order."""
     found = [dict() for _ in records]
     for window, (entities, links) in zip(windows, window_cells_list):
-        decode_into(found, records, window, entities, links, schema)
+        text = records[window.record]["text"]
+        for spo in to_strings(window, text, decode_window(entities, links, schema, len(window.offsets))):
+            found[window.record][spo] = None
     return [to_record(r["text"], list(spos), schema) for r, spos in zip(records, found)]
 
 
 def predict_records(model, records, windows, schema, batch_size=32, entity_threshold=0.0,
                     link_threshold=0.0, max_spans=64):
-    """Run `model` over all windows (batched, longest first so padding stays small) and decode each
-    window as soon as its batch is scored; windows of one record are merged by set union."""
-    order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))
-    found = [dict() for _ in records]
-    for i in range(0, len(order), batch_size):
-        chunk = [windows[j] for j in order[i:i + batch_size]]
+    """Run `model` over all windows (batched, longest first so padding stays small), keep only the
+    cells `window_cells` selects from each scored window, then decode and merge them."""
+    ordered = sorted(windows, key=lambda w: -len(w))
+    cells = []
+    for i in range(0, len(ordered), batch_size):
+        chunk = ordered[i:i + batch_size]
         scores = np.asarray(model.predict_on_batch(sentence_inputs([w.token_ids for w in chunk])))
-        for window, window_scores in zip(chunk, scores):
-            entities, links = window_cells(window_scores, max_spans, entity_threshold, link_threshold)
-            decode_into(found, records, window, entities, links, schema)
-    return [to_record(r["text"], list(spos), schema) for r, spos in zip(records, found)]
+        cells += [window_cells(s, max_spans, entity_threshold, link_threshold) for s in scores]
+    return merge(records, ordered, cells, schema)

@@ -18,12 +18,13 @@ def zip_path(out):
 def write_outputs(out, rows):
     """JSON Lines at `out` and a zip holding it, each appearing only when complete."""
     import json
-    from common.io import atomic_write, write_jsonl
-    write_jsonl(out, rows)
-    payload = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+    from common.io import atomic_write
+    payload = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)  # serialised once
+    with atomic_write(out) as f:
+        f.write(payload)
     with atomic_write(zip_path(out), "wb") as f:
         with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(os.path.basename(out), payload)
+            archive.writestr(os.path.basename(out), payload.encode("utf-8"))
 
 
 def load_predictor(cfg, schema):
@@ -46,7 +47,7 @@ def predict(cfg, records, model, schema, tokenizer, batch_size=None):
                          with_targets=False)
     return predict_records(model, records, windows, schema, int(batch_size or cfg.predict.batch_size),
                            float(cfg.predict.entity_threshold), float(cfg.predict.link_threshold),
-                                      int(cfg.predict.max_spans))
+                           int(cfg.predict.max_spans))
 
 
 def main(argv=None):
