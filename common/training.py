@@ -106,8 +106,16 @@ def _load_resume(path, model, optimizer):
     return state
 
 
-def better(value, best, mode):
-    return best is None or (value > best if mode == "max" else value < best)
+def better(value, best, mode, ties=False):
+    """Is `value` an improvement on `best`? With `ties`, an equal value counts as one."""
+    if best is None or (ties and value == best):
+        return True
+    return value > best if mode == "max" else value < best
+
+
+def best_record(history):
+    """The record of the epoch whose weights are kept in best.weights.h5 ({} before any)."""
+    return next((row for row in reversed(history) if row.get("saved")), {})
 
 
 class Evaluator:
@@ -117,17 +125,17 @@ class Evaluator:
         import keras
 
         class _Evaluator(keras.callbacks.Callback):
-            def __init__(self, evaluate, out_dir, monitor, mode, state, writer):
+            def __init__(self, evaluate, out_dir, monitor, mode, state, writer, ties):
                 super().__init__()
                 self.evaluate, self.out_dir, self.monitor, self.mode = evaluate, out_dir, monitor, mode
-                self.state, self.writer = state, writer
+                self.state, self.writer, self.ties = state, writer, ties
 
             def on_epoch_end(self, epoch, logs=None):
                 optimizer = self.model.optimizer
                 with ema_weights_applied(self.model, optimizer):
                     metrics = dict(self.evaluate(self.model)) if self.evaluate else {}
                     value = float(metrics.get(self.monitor, -(logs or {}).get("loss", 0.0)))
-                    improved = better(value, self.state.get("best"), self.mode)
+                    improved = better(value, self.state.get("best"), self.mode, self.ties)
                     if improved:
                         save_weights_atomic(self.model, os.path.join(self.out_dir, BEST))
                         self.state.update(best=value, best_epoch=epoch + 1)
@@ -175,12 +183,13 @@ def progress_callback(steps):
 
 
 def train(model, loss, batches, train_cfg, evaluate=None, monitor="f1", mode="max", resume=False,
-          progress=True, tensorboard=True, extra_callbacks=()):
+          progress=True, tensorboard=True, extra_callbacks=(), keep_later_on_tie=False):
     """Compile and fit `model` on `batches`; returns the list of per-epoch records.
 
     `evaluate(model) -> dict of metrics` is called after every epoch; the weights scoring best on
     `monitor` are kept in <out_dir>/best.weights.h5. With `resume`, training continues after the last
     completed epoch recorded in <out_dir>/resume.npz (model weights, optimiser state, best score).
+    `keep_later_on_tie`: an epoch scoring as well as the best replaces it (longer-trained weights).
     """
     from common import backend
     from common.optim import build_optimizer
@@ -207,7 +216,7 @@ def train(model, loss, batches, train_cfg, evaluate=None, monitor="f1", mode="ma
                 os.remove(os.path.join(out_dir, stale))
 
     writer = tf.summary.create_file_writer(os.path.join(out_dir, "logs", "eval")) if tensorboard else None
-    callbacks = [Evaluator(evaluate, out_dir, monitor, mode, state, writer)]
+    callbacks = [Evaluator(evaluate, out_dir, monitor, mode, state, writer, keep_later_on_tie)]
     if tensorboard:
         import keras
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), update_freq="epoch",

@@ -22,7 +22,7 @@ def run(cfg, resume=False, progress=True):
     from common.model import vocab_path
     from common.pointer import sparse_pointer_loss
     from common.tokenize import OffsetTokenizer
-    from common.training import Batches, train
+    from common.training import Batches, best_record, train
     from ie_event import data, metric, model
 
     schema = data.load_schema(data_path(cfg.data, "schema"), cfg.model.links_per_event_type)
@@ -48,7 +48,7 @@ def run(cfg, resume=False, progress=True):
 
     history = train(extractor, loss, batches, cfg.train, evaluate=evaluate, resume=resume, progress=progress)
     if history:
-        best = max(history, key=lambda row: row.get("f1", 0.0))
+        best = best_record(history)
         print(json.dumps({k: best[k] for k in ("epoch", "precision", "recall", "f1") if k in best}))
     return history
 

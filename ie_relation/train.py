@@ -44,23 +44,19 @@ def run(cfg, resume=False, progress=True, tensorboard=True):
     def collate(windows):
         return sentence_inputs([w.token_ids for w in windows]), collate_targets(windows, schema.n_channels)
 
-    evaluations = []
-
     def evaluate(model):
         predictions = predict_records(model, dev_records, dev_windows, schema, int(cfg.predict.batch_size),
                                       float(cfg.predict.entity_threshold), float(cfg.predict.link_threshold),
                                       int(cfg.predict.max_spans))
-        scores = metric.score_records(dev_records, predictions)
-        evaluations.append(scores["f1"])
-        # F1 is rounded to 1e-4, so this only breaks ties: equal dev F1 keeps the later, longer-trained
-        # weights (early on a small dev set scores 0 for several epochs)
-        return {**scores, "selection": scores["f1"] + 1e-7 * len(evaluations)}
+        return metric.score_records(dev_records, predictions)
 
     # a tiny training set (the bundled samples) can pass several times per epoch: fewer dev evaluations
     repeats = max(int(cfg.train.get("epoch_repeats", 1)), 1)
     batches = Batches(train_windows * repeats, int(cfg.train.batch_size), collate, seed=int(cfg.train.seed))
-    return train(model, loss, batches, cfg.train, evaluate, monitor="selection", mode="max", resume=resume,
-                 progress=progress, tensorboard=tensorboard)
+    # equal dev F1 keeps the later, longer-trained weights: early on, a small dev set scores 0 for
+    # several epochs
+    return train(model, loss, batches, cfg.train, evaluate, monitor="f1", mode="max", resume=resume,
+                 progress=progress, tensorboard=tensorboard, keep_later_on_tie=True)
 
 
 def main(argv=None):
@@ -69,8 +65,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from common.config import load_config
     cfg = load_config(args.config, args.overrides)
-    history = run(cfg, resume=args.resume)
-    best = max(history, key=lambda r: r.get("selection", -1.0)) if history else {}
+    from common.training import best_record
+    best = best_record(run(cfg, resume=args.resume))
     print(json.dumps({k: best.get(k) for k in ("epoch", "precision", "recall", "f1")}, ensure_ascii=False))
 
 

@@ -56,7 +56,7 @@ def main(argv=None):
     batches = training.Batches(examples, cfg.train.batch_size, data.collate, seed=int(cfg.train.seed))
     history = training.train(span_model, losses.from_config(model.span_loss, cfg.train), batches, cfg.train,
                              evaluate=evaluate, monitor="f1", mode="max", resume=args.resume)
-    best = max(history, key=lambda r: r.get("f1", float("-inf"))) if history else {}
+    best = training.best_record(history)
     print(json.dumps({"best_epoch": best.get("epoch"), "dev_f1": best.get("f1"), "dev_em": best.get("em"),
                       "weights": os.path.join(cfg.train.out_dir, training.BEST)}, ensure_ascii=False))
 

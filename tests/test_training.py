@@ -8,6 +8,15 @@ import pytest
 from common.optim import schedule
 
 
+def test_improvement_rule_and_ties():
+    from common.training import best_record, better
+    assert better(0.5, None, "max") and better(0.6, 0.5, "max") and not better(0.5, 0.5, "max")
+    assert better(0.5, 0.5, "max", ties=True) and not better(0.4, 0.5, "max", ties=True)
+    assert better(0.4, 0.5, "min") and not better(0.5, 0.5, "min") and better(0.5, 0.5, "min", ties=True)
+    history = [{"epoch": 1, "saved": True}, {"epoch": 2, "saved": True}, {"epoch": 3, "saved": False}]
+    assert best_record(history)["epoch"] == 2 and best_record([]) == {}
+
+
 def test_schedule():
     assert schedule(100, 0.1) == {10: 1.0, 100: 0.0}
     assert schedule(100, 0.0) == {0: 1.0, 100: 0.0}
@@ -105,10 +114,11 @@ def test_resume_after_interruption(toy, tmp_path, monkeypatch):
 
 
 def test_best_checkpoint_and_history(toy, tmp_path):
-    from common.training import load_best
+    from common.training import best_record, load_best
     model, history = run(toy, tmp_path, epochs=3, learning_rate=5e-3)
     best = max(history, key=lambda r: r["acc"])
     assert history[-1]["best"] == best["acc"]
+    assert best_record(history)["epoch"] == best["epoch"]
     lines = (tmp_path / "history.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]
     fresh = toy[0]()
