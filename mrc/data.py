@@ -129,6 +129,11 @@ def _question(qa, context, path, where, seen, with_answers, locate):
     return Question(qid, question, context, answers)
 
 
+def gold_answers(questions):
+    """{qid: [gold answer texts]}: the gold side of the metric."""
+    return {q.qid: [text for text, _ in q.answers] for q in questions}
+
+
 def texts(path):
     """Every question and context of a file (answers are parts of contexts): to build a vocabulary."""
     questions, _ = load(path, with_answers=False)

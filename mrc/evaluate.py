@@ -23,8 +23,7 @@ def read_predictions(path):
 def score_files(gold_path, pred_path, on_error="raise"):
     from mrc import data, metric
     questions, _ = data.load(gold_path, on_error, locate=False)
-    gold = {q.qid: [text for text, _ in q.answers] for q in questions}
-    return metric.evaluate(gold, read_predictions(pred_path))
+    return metric.evaluate(data.gold_answers(questions), read_predictions(pred_path))
 
 
 def main(argv=None):

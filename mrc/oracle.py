@@ -34,10 +34,9 @@ def main(argv=None):
     tokenizer = OffsetTokenizer(args.vocab or vocab_path(cfg.model))
     answers, unreachable = oracle_answers(tokenizer, questions, cfg)
     write_json(args.out, answers, indent=1)
-    gold = {q.qid: [text for text, _ in q.answers] for q in questions}
     print(f"{len(questions)} questions, {unreachable} with no window holding the whole answer"
           + (f", {skips.summary()}" if skips.summary() else ""))
-    result = metric.official_format(metric.evaluate(gold, answers))
+    result = metric.official_format(metric.evaluate(data.gold_answers(questions), answers))
     print(json.dumps(result))
     return result
 

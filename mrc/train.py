@@ -45,7 +45,7 @@ def main(argv=None):
 
     span_model = model.build_model(cfg.model, tokenizer.sep_id)
     dev_windows = [w for e in dev_encoded for w in e.windows]
-    dev_gold = {q.qid: [text for text, _ in q.answers] for q in dev_questions}
+    dev_gold = data.gold_answers(dev_questions)
 
     def evaluate(trained):
         logits = model.predict_windows(trained, dev_windows, int(cfg.predict.batch_size))
