@@ -36,6 +36,15 @@ def build_vocab(texts):
     return list(tokens)
 
 
+def write_vocab(path, texts):
+    """Write the vocab.txt of `build_vocab(texts)` (atomically); returns the vocabulary."""
+    from common.io import atomic_write
+    vocab = build_vocab(texts)
+    with atomic_write(path) as f:
+        f.write("\n".join(vocab) + "\n")
+    return vocab
+
+
 def write_tiny_checkpoint(out_dir, texts, layers=2, heads=2, intermediate_factor=2, max_position=512,
                           seed=0):
     """Write a random BERT whose vocabulary covers `texts` into `out_dir`; returns the three paths."""
@@ -44,7 +53,10 @@ def write_tiny_checkpoint(out_dir, texts, layers=2, heads=2, intermediate_factor
     from bert4keras.models import build_transformer_model
 
     os.makedirs(out_dir, exist_ok=True)
-    vocab = build_vocab(texts)
+    paths = {"config_path": os.path.join(out_dir, "bert_config.json"),
+             "checkpoint_path": os.path.join(out_dir, "bert_model.ckpt"),
+             "vocab_path": os.path.join(out_dir, "vocab.txt")}
+    vocab = write_vocab(paths["vocab_path"], texts)
     hidden = hidden_size_for(len(vocab), heads)
     config = {
         "vocab_size": len(vocab), "hidden_size": hidden, "num_hidden_layers": layers,
@@ -52,14 +64,9 @@ def write_tiny_checkpoint(out_dir, texts, layers=2, heads=2, intermediate_factor
         "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
         "max_position_embeddings": max_position, "type_vocab_size": 2, "initializer_range": 0.02,
     }
-    paths = {"config_path": os.path.join(out_dir, "bert_config.json"),
-             "checkpoint_path": os.path.join(out_dir, "bert_model.ckpt"),
-             "vocab_path": os.path.join(out_dir, "vocab.txt")}
     from common.io import atomic_write
     with atomic_write(paths["config_path"]) as f:
         json.dump(config, f, indent=2)
-    with atomic_write(paths["vocab_path"]) as f:
-        f.write("\n".join(vocab) + "\n")
     bert = build_transformer_model(paths["config_path"], None, return_keras_model=False)
     compat.save_checkpoint(bert, paths["checkpoint_path"])
     return paths

@@ -19,12 +19,12 @@ def schema():
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory, tf):
-    from common.tiny_bert import build_vocab
+    from common.tiny_bert import write_vocab
     from common.tokenize import OffsetTokenizer
     texts = [json.loads(line)["text"] for name in ("train.json", "dev.json", "test1.json")
              for line in open(os.path.join(SAMPLES, name), encoding="utf-8")]
     path = tmp_path_factory.mktemp("ie_event_vocab") / "vocab.txt"
-    path.write_text("\n".join(build_vocab(texts)) + "\n", encoding="utf-8")
+    write_vocab(path, texts)
     return OffsetTokenizer(str(path))
 
 

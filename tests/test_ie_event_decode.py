@@ -14,11 +14,11 @@ W, LAY = "竞赛行为-胜负", "组织关系-裁员"
 
 @pytest.fixture(scope="module")
 def vocab(tmp_path_factory):
-    from common.tiny_bert import build_vocab
+    from common.tiny_bert import write_vocab
     texts = [json.loads(line)["text"] for name in ("train.json", "dev.json", "test1.json")
              for line in open(os.path.join(SAMPLES, name), encoding="utf-8")]
     path = tmp_path_factory.mktemp("ie_event_decode") / "vocab.txt"
-    path.write_text("\n".join(build_vocab(texts)) + "\n", encoding="utf-8")
+    write_vocab(path, texts)
     return str(path)
 
 

@@ -75,10 +75,10 @@ def test_bad_line_is_located_or_counted(tmp_path, schema, bad, field, message):
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory, tf):
-    from common.tiny_bert import build_vocab
+    from common.tiny_bert import write_vocab
     from common.tokenize import OffsetTokenizer
     path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
-    path.write_text("\n".join(build_vocab(["《白鹭》的导演是林知远，主演沈青禾和周慕白。 Mike Chen 2019年"])) + "\n")
+    write_vocab(path, ["《白鹭》的导演是林知远，主演沈青禾和周慕白。 Mike Chen 2019年"])
     return OffsetTokenizer(str(path))
 
 

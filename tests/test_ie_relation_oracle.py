@@ -19,12 +19,12 @@ def schema():
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory, tf):
-    from common.tiny_bert import build_vocab
+    from common.tiny_bert import write_vocab
     from common.tokenize import OffsetTokenizer
     texts = [json.loads(line)["text"] for name in ("train", "dev", "test")
              for line in open(os.path.join(SAMPLES, f"{name}.json"), encoding="utf-8")]
     path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
-    path.write_text("\n".join(build_vocab(texts)) + "\n", encoding="utf-8")
+    write_vocab(path, texts)
     return OffsetTokenizer(str(path))
 
 

@@ -115,12 +115,12 @@ def test_window_stride_keeps_every_answer_whole_in_a_window():
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):
-    from common.tiny_bert import build_vocab
+    from common.tiny_bert import write_vocab
     from common.tokenize import OffsetTokenizer
     texts = [t for name in ("train", "dev", "test") for t in data.texts(os.path.join(SAMPLES, f"{name}.json"))]
     texts.append("06月03日")  # "06" one token, as in the real vocab
     path = tmp_path_factory.mktemp("mrc_vocab") / "vocab.txt"
-    path.write_text("\n".join(build_vocab(texts)) + "\n", encoding="utf-8")
+    write_vocab(path, texts)
     return OffsetTokenizer(str(path))
 
 

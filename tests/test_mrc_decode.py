@@ -56,10 +56,10 @@ def test_empty_context_gives_an_empty_answer():
 
 @pytest.fixture(scope="module")
 def vocab_file(tmp_path_factory):
-    from common.tiny_bert import build_vocab
+    from common.tiny_bert import write_vocab
     texts = [t for name in ("train", "dev", "test") for t in data.texts(os.path.join(SAMPLES, f"{name}.json"))]
     path = tmp_path_factory.mktemp("mrc_vocab") / "vocab.txt"
-    path.write_text("\n".join(build_vocab(texts)) + "\n", encoding="utf-8")
+    write_vocab(path, texts)
     return str(path)
 
 
