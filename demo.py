@@ -57,7 +57,6 @@ def run(command):
 
 
 def run_track(track, model_dir, runs):
-    sys.path.insert(0, ROOT)
     from common.config import load_config
     config_path = os.path.join(track, "config.toml")
     demo = load_config(config_path).get("demo", {})
@@ -84,7 +83,6 @@ def main():
     parser.add_argument("tracks", nargs="*", help="tracks to run (default: every track that exists)")
     args = parser.parse_args()
     sys.path.insert(0, ROOT)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from common import backend
     from common.tiny_bert import write_tiny_checkpoint
     backend.setup(seed=0)
