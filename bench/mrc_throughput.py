@@ -30,18 +30,16 @@ def main():
     from common import backend
     backend.setup(seed=0)
     from common.config import load_config
+    from common.tiny_bert import bert_config
     from common.tokenize import OffsetTokenizer, pad
     from mrc import data, decode, model
 
     with open(args.vocab, encoding="utf-8") as f:
         vocab_size = sum(1 for _ in f)
-    bert_config = os.path.join(tempfile.mkdtemp(), "bert_config.json")
-    with open(bert_config, "w") as f:
-        json.dump({"vocab_size": vocab_size, "hidden_size": args.hidden, "num_hidden_layers": args.layers,
-                   "num_attention_heads": max(2, args.hidden // 64), "intermediate_size": 4 * args.hidden,
-                   "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
-                   "max_position_embeddings": 512, "type_vocab_size": 2, "initializer_range": 0.02}, f)
-    cfg = load_config(args.config, [f"model.config_path={bert_config}", f"model.vocab_path={args.vocab}",
+    config_path = os.path.join(tempfile.mkdtemp(), "bert_config.json")
+    with open(config_path, "w") as f:
+        json.dump(bert_config(vocab_size, args.hidden, args.layers, max(2, args.hidden // 64), 4 * args.hidden), f)
+    cfg = load_config(args.config, [f"model.config_path={config_path}", f"model.vocab_path={args.vocab}",
                                     f"model.maxlen={args.maxlen}"])
     tokenizer = OffsetTokenizer(args.vocab)
     span_model = model.build_model(cfg.model, tokenizer.sep_id, load_checkpoint=False)

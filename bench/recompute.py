@@ -25,11 +25,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def write_config(folder, layers, hidden, heads, vocab_size, maxlen):
+    from common.tiny_bert import bert_config
     with open(os.path.join(folder, "bert_config.json"), "w") as f:
-        json.dump(dict(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers,
-                       num_attention_heads=heads, intermediate_size=4 * hidden, hidden_act="gelu",
-                       max_position_embeddings=max(512, maxlen), type_vocab_size=2,
-                       hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1), f)
+        json.dump(bert_config(vocab_size, hidden, layers, heads, 4 * hidden, max(512, maxlen)), f)
     with open(os.path.join(folder, "vocab.txt"), "w") as f:
         f.write("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
                           + [f"t{i}" for i in range(vocab_size - 5)]) + "\n")

@@ -21,6 +21,16 @@ def hidden_size_for(vocab_size, heads):
     return heads * math.ceil(n / heads)
 
 
+def bert_config(vocab_size, hidden, layers, heads, intermediate, max_position=512):
+    """A Google-BERT bert_config.json (as a dict) for a randomly initialised model of this size."""
+    return {
+        "vocab_size": vocab_size, "hidden_size": hidden, "num_hidden_layers": layers,
+        "num_attention_heads": heads, "intermediate_size": intermediate,
+        "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
+        "max_position_embeddings": max_position, "type_vocab_size": 2, "initializer_range": 0.02,
+    }
+
+
 def build_vocab(texts):
     tokens = dict.fromkeys(SPECIAL_TOKENS)
     chars, words = set(), set()
@@ -58,12 +68,7 @@ def write_tiny_checkpoint(out_dir, texts, layers=2, heads=2, intermediate_factor
              "vocab_path": os.path.join(out_dir, "vocab.txt")}
     vocab = write_vocab(paths["vocab_path"], texts)
     hidden = hidden_size_for(len(vocab), heads)
-    config = {
-        "vocab_size": len(vocab), "hidden_size": hidden, "num_hidden_layers": layers,
-        "num_attention_heads": heads, "intermediate_size": hidden * intermediate_factor,
-        "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
-        "max_position_embeddings": max_position, "type_vocab_size": 2, "initializer_range": 0.02,
-    }
+    config = bert_config(len(vocab), hidden, layers, heads, hidden * intermediate_factor, max_position)
     from common.io import atomic_write
     with atomic_write(paths["config_path"]) as f:
         json.dump(config, f, indent=2)
