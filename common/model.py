@@ -5,23 +5,39 @@ bert and roberta (RoBERTa-wwm-ext ships in BERT format), albert, nezha, electra.
 """
 import os
 
-FAMILIES = {"bert": "bert", "roberta": "bert", "albert": "albert", "nezha": "nezha", "electra": "electra"}
+from common.config import FAMILIES, ConfigError, ModelConfig
+
+# bert4keras's name of each family's architecture (RoBERTa-wwm-ext is a BERT checkpoint)
+ARCHITECTURES = {"bert": "bert", "roberta": "bert", "albert": "albert", "nezha": "nezha", "electra": "electra"}
+assert set(ARCHITECTURES) == set(FAMILIES)
 
 _DEFAULT_FILES = {"config_path": "bert_config.json", "checkpoint_path": "bert_model.ckpt",
                   "vocab_path": "vocab.txt"}
+
+
+def checkpoint_config(directory, family="bert", maxlen=512, dropout=0.0, attention_dropout=0.0,
+                      recompute=False):
+    """A [model] section for a checkpoint folder, for tools that take a folder rather than a config."""
+    return ModelConfig(family=family, dir=directory, config_path="", checkpoint_path="", vocab_path="",
+                       maxlen=maxlen, dropout=dropout, attention_dropout=attention_dropout, recompute=recompute)
 
 
 def model_paths(model_cfg):
     """(config_path, checkpoint_path, vocab_path): explicit keys win, else the standard names in `dir`."""
     paths = []
     for key, default in _DEFAULT_FILES.items():
-        path = model_cfg.get(key) or ""
+        path = getattr(model_cfg, key)
         if not path:
-            if not model_cfg.get("dir"):
-                raise ValueError(f"config [model] needs 'dir' or '{key}'")
-            path = os.path.join(model_cfg["dir"], default)
+            if not model_cfg.dir:
+                raise ConfigError(f"config [model] needs 'dir' or '{key}'")
+            path = os.path.join(model_cfg.dir, default)
         paths.append(path)
     return tuple(paths)
+
+
+def bert_config_path(model_cfg):
+    return model_cfg.config_path or (os.path.join(model_cfg.dir, _DEFAULT_FILES["config_path"])
+                                     if model_cfg.dir else "")
 
 
 def vocab_path(model_cfg):
@@ -39,7 +55,7 @@ def check_files(model_cfg, need_checkpoint=True):
             + " (set model.dir or model.config_path/checkpoint_path/vocab_path in the track config)")
 
 
-def build_encoder(model_cfg, load_checkpoint=True, return_transformer=False):
+def build_encoder(model_cfg, load_checkpoint=True):
     """Keras model [token_ids, segment_ids] -> last hidden states (batch, seq, hidden).
 
     `load_checkpoint=False` builds the architecture only (predict then loads the trained weights).
@@ -48,24 +64,17 @@ def build_encoder(model_cfg, load_checkpoint=True, return_transformer=False):
     backend.setup()
     from bert4keras.models import build_transformer_model
 
-    family = model_cfg.get("family", "bert")
-    if family not in FAMILIES:
-        raise ValueError(f"model.family must be one of {sorted(FAMILIES)}, got {family!r}")
     check_files(model_cfg, need_checkpoint=load_checkpoint)
     config_path, checkpoint_path, _ = model_paths(model_cfg)
-    overrides = {}
-    if model_cfg.get("dropout") is not None:
-        overrides["dropout_rate"] = float(model_cfg["dropout"])
-    if model_cfg.get("attention_dropout") is not None:
-        overrides["attention_dropout_rate"] = float(model_cfg["attention_dropout"])
     transformer = build_transformer_model(
         config_path=config_path,
         checkpoint_path=checkpoint_path if load_checkpoint else None,
-        model=FAMILIES[family],
+        model=ARCHITECTURES[model_cfg.family],
         return_keras_model=False,
-        **overrides,
+        dropout_rate=model_cfg.dropout,
+        attention_dropout_rate=model_cfg.attention_dropout,
     )
-    if model_cfg.get("recompute", False):
+    if model_cfg.recompute:
         from common import recompute
         recompute.enable(transformer.model)
-    return transformer if return_transformer else transformer.model
+    return transformer.model

@@ -18,26 +18,27 @@ def schedule(total_steps, warmup_proportion):
 
 
 def build_optimizer(train_cfg, total_steps):
+    """The optimiser a [train] section (common.config.TrainConfig) describes."""
     from common import backend
     backend.setup()
     from bert4keras import optimizers as o
 
-    cls, kwargs, name = o.Adam, {"learning_rate": float(train_cfg.get("learning_rate", 2e-5))}, "Adam"
-    weight_decay = float(train_cfg.get("weight_decay", 0.0))
+    cls, kwargs, name = o.Adam, {"learning_rate": train_cfg.learning_rate}, "Adam"
+    weight_decay = train_cfg.weight_decay
     if weight_decay > 0:
         name += "W"
         cls = o.extend_with_weight_decay(cls, name)
         kwargs.update(weight_decay_rate=weight_decay, exclude_from_weight_decay=NO_DECAY)
     name += "LR"
     cls = o.extend_with_piecewise_linear_lr(cls, name)
-    kwargs["lr_schedule"] = schedule(total_steps, float(train_cfg.get("warmup_proportion", 0.0)))
-    ema = float(train_cfg.get("ema_momentum", 0.0))
+    kwargs["lr_schedule"] = schedule(total_steps, train_cfg.warmup_proportion)
+    ema = train_cfg.ema_momentum
     if ema > 0:
         # Inside the accumulation wrapper: the average then moves only on real updates.
         name += "EMA"
         cls = o.extend_with_exponential_moving_average(cls, name)
         kwargs["ema_momentum"] = ema
-    accum = int(train_cfg.get("grad_accum_steps", 1))
+    accum = train_cfg.grad_accum_steps
     if accum > 1:
         name += "GA"
         cls = o.extend_with_gradient_accumulation(cls, name)
