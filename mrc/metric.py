@@ -88,3 +88,22 @@ def official_format(scores):
     """As the organisers' script prints it: F1 and EM as strings with 3 decimals."""
     return {"F1": f"{scores['F1']:.3f}", "EM": f"{scores['EM']:.3f}", "TOTAL": scores["TOTAL"],
             "SKIP": scores["SKIP"]}
+
+
+def read_predictions(path):
+    """A submission {qid: answer}, checked."""
+    from common.io import DataError, read_json
+    predictions = read_json(path)
+    if not isinstance(predictions, dict):
+        raise DataError(path, None, "expected one JSON object {qid: answer}")
+    for qid, answer in predictions.items():
+        if not isinstance(answer, str):
+            raise DataError(path, None, f"answer of question {qid!r} is {type(answer).__name__}, not a string")
+    return predictions
+
+
+def evaluate_files(gold_path, pred_path):
+    """The official metric of a submission file against a SQuAD-style gold file."""
+    from mrc import data
+    questions, _ = data.load(gold_path, locate=False)
+    return evaluate(data.gold_answers(questions), read_predictions(pred_path))
