@@ -8,7 +8,7 @@ object survives when a selected triple carries it whole. Measured for `dialog.co
 profile and knowledge in file order: blind truncation), at each maxlen, with real BERT token counts.
 Also reported: the share of samples whose whole context fits, how much history is kept.
 
-    python bench/dialog_knowledge_survival.py SESSIONS VOCAB [--maxlen 256 384 448] [--history-share 0.4]
+    python bench/dialog_knowledge_survival.py SESSIONS VOCAB [--maxlen 256 384 448] [--history-share 0.4] [--slots]
 """
 import argparse
 import json
@@ -51,6 +51,7 @@ def main(argv=None):
     parser.add_argument("vocab", help="BERT vocab.txt for token counts")
     parser.add_argument("--maxlen", type=int, nargs="+", default=[256, 384, 448])
     parser.add_argument("--history-share", type=float, default=0.4)
+    parser.add_argument("--slots", action="store_true", help="measure on samples with slot tags (dialog.slots)")
     args = parser.parse_args(argv)
 
     from common.tokenize import OffsetTokenizer
@@ -64,6 +65,9 @@ def main(argv=None):
 
     sessions, _ = load_sessions(args.sessions)
     samples = build_samples(sessions)
+    if args.slots:
+        from dialog.slots import SlotMap, slot_sample
+        samples = [slot_sample(s, SlotMap.build(s.knowledge, s.user_profile, s.goals)) for s in samples]
     with_mentions = sum(1 for s in samples if mentioned_objects(s))
     print(f"{len(sessions)} sessions, {len(samples)} bot turns, {with_mentions} mention knowledge objects")
     results = {}

@@ -8,7 +8,7 @@ so far, and asks for the bot's next turn.
 Design, and why
 ---------------
 Samples are built the way the test builds them. Every bot turn of a session becomes one sample that
-holds exactly what a test input holds (`data.session_samples`; `data.test_sample` for a test input),
+holds exactly what a test input holds (`data.session_samples`; `data.input_sample` for a test input),
 so training never sees the goal descriptions or the middle goals that the test hides. The target is
 the goal active at that turn (from the "[k]" markers of the conversation: type, and for a goal that
 recommends two items the one the turn is about) followed by the reply; writing the goal first makes
@@ -17,8 +17,8 @@ the model plan before it speaks, as the 2nd-placed team did with one left-to-rig
 The context does not fit: ~790 tokens on average. `context.select_context` keeps the goals, the
 situation and the newest turns, then the triples about the goal topics and the entities the last
 turns name, then older turns, and cuts a long comment only as the last step. On 60 real sessions it
-keeps 96.6% of the knowledge objects the reference replies name at maxlen 384 (blind truncation at
-the same budget: 26.9%).
+keeps 97.1% of the knowledge objects the reference replies name at maxlen 384 (blind truncation at
+the same budget: 26.9%; with slot tags 97.1% / 23.6%), while keeping 63% of the history turns.
 
 With `slots`, names from the knowledge and the profile become typed tags ([电影1], [明星1]) in the
 context and the target alike and are filled back after decoding (`slots.SlotMap`): the model copies

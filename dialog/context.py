@@ -15,12 +15,12 @@ part the reply answers. Instead, `select_context` keeps, in this order:
    go first among equals. The user's name comes first among profile entries (greetings use it);
    entries whose values are named in the history or goals next; the long accepted/refused lists last;
 4. older history turns, newest first, whole, with what is left;
-5. long comments cut last: the best triple that did not fit whole is cut to the space that remains.
+5. long comments cut last: the best relevant triple that did not fit whole is cut to the room left.
 
 The text lists goals, situation, profile, knowledge (in file order) and history (oldest first, each
 turn with its speaker), so the history's end sits next to the reply. `count_tokens(text) -> int` is
 the only tokenizer interface; every section is checked against it, and the whole text never exceeds
-`maxlen` tokens.
+`maxlen` tokens (a maxlen below the goals' own length is refused).
 """
 import re
 from dataclasses import dataclass, field, replace
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from dialog.data import goal_text
 from dialog.goals import compact
 
+DEFAULT_MAXLEN = 384         # context tokens; 97% of the knowledge real replies name survives (bench/)
 SECTION_SEP = " ｜ "
 ITEM_SEP = " ； "
 LABEL_GOALS, LABEL_SITUATION, LABEL_PROFILE, LABEL_KNOWLEDGE = "目标 ：", "场景 ：", "画像 ：", "知识 ："
@@ -231,11 +232,16 @@ def select_context(sample, count_tokens, maxlen, history_share=0.4, order="relev
     """
     if order not in ("relevance", "file"):
         raise ValueError(f"order must be 'relevance' or 'file', got {order!r}")
-    sep = count_tokens(ITEM_SEP.strip()) or 1
+    # a history turn is a section of its own; an item is joined to its section by ITEM_SEP, the first
+    # item of a section comes after the section's separator and label instead
+    sep = count_tokens(SECTION_SEP.strip())
+    item_sep = count_tokens(ITEM_SEP.strip())
     context = Context(list(sample.goals), sample.situation)
+    goals_cost = count_tokens(Context(context.goals, "").text())
+    if goals_cost > maxlen:
+        raise ValueError(f"maxlen {maxlen} is too small: the goals alone take {goals_cost} tokens")
     if count_tokens(context.text()) > maxlen:       # goals and situation alone are too long
-        context.situation = cut_to_fit(context.situation, count_tokens,
-                                       maxlen - count_tokens(Context(context.goals, "").text()) - 2)
+        context.situation = cut_to_fit(context.situation, count_tokens, maxlen - goals_cost - 2)
     left = maxlen - count_tokens(context.text())
 
     # 2. the newest turns within the history share
@@ -249,8 +255,8 @@ def select_context(sample, count_tokens, maxlen, history_share=0.4, order="relev
     # 3. profile entries and knowledge triples, whole, by relevance (or in file order)
     knowledge = list(dict.fromkeys(sample.knowledge))            # a duplicate costs twice, says nothing new
     profile = profile_items(sample.user_profile)
-    candidates = [("p", i, count_tokens(f"{k} ： {v}") + sep) for i, (k, v) in enumerate(profile)]
-    candidates += [("k", i, count_tokens(" ".join(t)) + sep) for i, t in enumerate(knowledge)]
+    candidates = [("p", i, count_tokens(f"{k} ： {v}")) for i, (k, v) in enumerate(profile)]
+    candidates += [("k", i, count_tokens(" ".join(t))) for i, t in enumerate(knowledge)]
     if order == "relevance":
         weight = _relevance(sample)
         scores = {("k", i): score for i, score in enumerate(_knowledge_scores(replace(sample, knowledge=knowledge),
@@ -260,13 +266,13 @@ def select_context(sample, count_tokens, maxlen, history_share=0.4, order="relev
     section_cost = {"k": count_tokens(LABEL_KNOWLEDGE) + sep, "p": count_tokens(LABEL_PROFILE) + sep}
     chosen, first_misfit = {"k": set(), "p": set()}, None
     for kind, i, cost in candidates:
-        extra = cost + (section_cost[kind] if not chosen[kind] else 0)
+        extra = cost + (section_cost[kind] if not chosen[kind] else item_sep)
         if extra <= left:
             chosen[kind].add(i)
             left -= extra
         else:
-            if first_misfit is None and kind == "k":
-                first_misfit = i
+            if first_misfit is None and kind == "k" and (order == "file" or scores[(kind, i)] > 0):
+                first_misfit = i                           # worth cutting: relevant (or blind truncation)
             if order == "file":
                 break
 
@@ -282,7 +288,7 @@ def select_context(sample, count_tokens, maxlen, history_share=0.4, order="relev
     cut = None
     if first_misfit is not None:
         subject, predicate, obj = knowledge[first_misfit]
-        head = count_tokens(f"{subject} {predicate}") + sep + (section_cost["k"] if not chosen["k"] else 0)
+        head = count_tokens(f"{subject} {predicate}") + (section_cost["k"] if not chosen["k"] else item_sep)
         if left - head > 4:
             obj = cut_to_fit(obj, count_tokens, left - head - 1)
             if obj:

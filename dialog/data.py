@@ -305,7 +305,7 @@ def session_samples(session):
     return samples
 
 
-def test_sample(test_input):
+def input_sample(test_input):
     """The Sample of a test input (no target goal; the response only if the file had one)."""
     return Sample(test_input.line, len(test_input.history), test_input.goals, test_input.situation,
                   test_input.user_profile, test_input.knowledge, test_input.history, None, test_input.response)
@@ -318,7 +318,7 @@ def build_samples(records):
         if isinstance(record, Session):
             samples.extend(session_samples(record))
         else:
-            samples.append(test_sample(record))
+            samples.append(input_sample(record))
     return samples
 
 
