@@ -6,14 +6,17 @@ that text at `maxlen` would keep the first triples of the file and lose the hist
 part the reply answers. Instead, `select_context` keeps, in this order:
 
 1. the visible goals and the situation (short, always);
-2. the newest history turns, within `history_share` of what is left (the last turn always, cut to
-   fit if it alone is too long);
-3. knowledge triples and profile entries by relevance, whole, while they fit. A triple is relevant
-   when it is about a goal topic or an entity named in the last two turns (most), a neighbour of a
-   goal topic in the knowledge graph, or an entity named earlier in the history; when the last turn
-   names its predicate ("导演 是 谁 ？" -> the 导演 triple); weather triples always. Cheaper triples
-   go first among equals. The user's name comes first among profile entries (greetings use it);
-   entries whose values are named in the history or goals next; the long accepted/refused lists last;
+2. the last history turn (cut, keeping its end, only if it alone is too long), then the newest
+   turns within `history_share` of what is left;
+3. knowledge triples and profile entries by relevance, whole, while they fit. A triple is about a
+   goal topic or an entity the last two turns name (most relevant), a neighbour of a goal topic in
+   the knowledge graph, or an entity named earlier. It gains when it links two entities (star 主演
+   movie, weather 适合吃 food), when the last turn asks for its predicate (by name or by a cue:
+   "多高" -> 身高), when it is a star's talking point (成就, 简介); it loses when it is an attribute
+   nobody asked for, a comment on something that is not a goal topic, or a fact the history has
+   already said. The weather of the day ranks first. Cheaper triples go first among equals. The
+   user's name comes first among profile entries (greetings use it), entries naming goal topics or
+   history entities next, the long accepted/refused lists last;
 4. older history turns, newest first, whole, with what is left;
 5. long comments cut last: the best relevant triple that did not fit whole is cut to the room left.
 
@@ -48,7 +51,7 @@ COMMENT = "评论"
 QUESTION_CUES = {
     "身高": ("多高", "个子"), "体重": ("多重", "体重"), "生日": ("哪天", "几月", "出生"),
     "出生地": ("哪里人", "哪儿人", "出生"), "国家地区": ("国家", "国产", "哪国", "地区"),
-    "评分": ("几分", "多少分", "分数"), "口碑": ("评价", "怎么样"), "类型": ("什么片", "类型"),
+    "评分": ("几分", "多少分", "分数"), "口碑": ("评价",), "类型": ("什么片", "类型"),
     "主演": ("谁演", "演员"), "导演": ("谁拍", "导演"), "人均价格": ("人均", "消费", "多少钱", "价格"),
     "地址": ("在哪", "地址", "位置"), "演唱": ("谁唱",),
 }
@@ -207,22 +210,6 @@ def _profile_score(key, value, weight):
 
 # --- selection ---------------------------------------------------------------------------------
 
-def _newest_turns(history, turn_costs, budget, count_tokens, sep):
-    """Indices of the newest turns within `budget` (the last turn always, cut to fit)."""
-    kept = set()
-    for i in range(len(history) - 1, -1, -1):
-        if i == len(history) - 1 and turn_costs[i] > budget:
-            speaker, utterance = history[i]
-            history[i] = (speaker, cut_to_fit(utterance, count_tokens, budget - count_tokens(speaker) - sep,
-                                              keep_end=True))
-            turn_costs[i] = count_tokens(f"{speaker} {history[i][1]}") + sep
-        elif turn_costs[i] > budget:
-            break
-        kept.add(i)
-        budget -= turn_costs[i]
-    return kept
-
-
 def select_context(sample, count_tokens, maxlen, history_share=0.4, order="relevance"):
     """The Context of `sample` within `maxlen` tokens.
 
@@ -244,13 +231,24 @@ def select_context(sample, count_tokens, maxlen, history_share=0.4, order="relev
         context.situation = cut_to_fit(context.situation, count_tokens, maxlen - goals_cost - 2)
     left = maxlen - count_tokens(context.text())
 
-    # 2. the newest turns within the history share
+    # 2. the last turn (cut to fit only if it alone is too long), then newer turns within the share
     history = list(zip(speakers(sample.history), sample.history))
     turn_costs = [count_tokens(f"{s} {u}") + sep for s, u in history]
-    kept_turns = _newest_turns(history, turn_costs, max(int(left * history_share), 0), count_tokens, sep)
-    if history and len(history) - 1 not in kept_turns:              # the last turn, even if cut to nothing
-        kept_turns = _newest_turns(history, turn_costs, left, count_tokens, sep) & {len(history) - 1}
-    left -= sum(turn_costs[i] for i in kept_turns)
+    kept_turns, share = set(), int(left * history_share)
+    if history:
+        last = len(history) - 1
+        if turn_costs[last] > left:
+            speaker, utterance = history[last]
+            history[last] = (speaker, cut_to_fit(utterance, count_tokens, left - count_tokens(speaker) - sep,
+                                                 keep_end=True))
+            turn_costs[last] = count_tokens(f"{speaker} {history[last][1]}") + sep
+        kept_turns.add(last)
+        left, share = left - turn_costs[last], share - turn_costs[last]
+        for i in range(last - 1, -1, -1):
+            if turn_costs[i] > share:
+                break
+            kept_turns.add(i)
+            left, share = left - turn_costs[i], share - turn_costs[i]
 
     # 3. profile entries and knowledge triples, whole, by relevance (or in file order)
     knowledge = list(dict.fromkeys(sample.knowledge))            # a duplicate costs twice, says nothing new

@@ -52,6 +52,14 @@ def test_newest_turns_are_kept_contiguous_and_labelled():
                                                                                   SPEAKER_USER]
 
 
+def test_the_last_turn_is_whole_unless_it_alone_is_too_long():
+    long_turn = "这部 电影 " * 20 + "的 导演 是 谁 ？"                        # 86 tokens, above the history share
+    sample = Sample(**{**SAMPLE.__dict__, "history": SAMPLE.history[:-1] + [long_turn]})
+    assert select_context(sample, count, 150).history[-1] == (SPEAKER_USER, long_turn)
+    (speaker, cut), = select_context(sample, count, 60).history
+    assert speaker == SPEAKER_USER and long_turn.endswith(cut) and cut.endswith("导演 是 谁 ？") and cut != long_turn
+
+
 def test_everything_is_kept_when_it_fits_and_duplicates_once():
     doubled = Sample(**{**SAMPLE.__dict__, "knowledge": SAMPLE.knowledge + SAMPLE.knowledge[-2:]})
     context = select_context(doubled, count, 10_000)
