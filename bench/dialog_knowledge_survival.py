@@ -55,7 +55,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from common.tokenize import OffsetTokenizer
-    from dialog.context import select_context, serialise, truncated_context, Context, profile_items, speakers
+    from dialog.context import Context, profile_items, select_context, serialise, speakers, truncated_context
     from dialog.data import build_samples, load_sessions
 
     tokenizer = OffsetTokenizer(args.vocab)

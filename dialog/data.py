@@ -29,7 +29,7 @@ import logging
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from common.io import DataError, SkipCounter
 from dialog.goals import (Goal, GoalError, bot_speaks_first, parse_goal_list, parse_goal_string, strip_marker,
@@ -56,6 +56,7 @@ class Session:
 
 @dataclass
 class TestInput:
+    __test__ = False       # not a pytest test class
     line: int
     goals: list            # the visible goals [Goal(type, topic)]
     situation: str
