@@ -7,7 +7,7 @@ that fails without it.
    optimiser without `_set_hyper`. They are created on the legacy base instead (the `extend_with_*`
    wrappers rely on its slots and `_decayed_lr`).
 2. Checkpoint saving: `save_weights_as_checkpoint` needs TF1 sessions. `save_checkpoint` writes the
-   same Google-BERT variable names eagerly (SaveV2), atomically.
+   same Google-BERT variable names eagerly (SaveV2, `write_checkpoint`), atomically.
 3. Generator inputs: tf-keras packs a generator's `[token_ids, segment_ids]` list as ONE input
    ("expects 2 input(s), but it received 1"). `fit_generator_items` turns input lists into tuples.
 4. Recompute imports `tape.stop_recording`, gone from this TF; 5. its gradients are wrong: both are

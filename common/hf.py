@@ -224,8 +224,10 @@ HEAD_PREFIXES = ("pooler.", "cls.")
 _OLD_LAYER_NORM = re.compile(r"LayerNorm\.(gamma|beta)$")
 # Tensors save_pretrained may write that carry no weights of their own.
 _BUFFERS = re.compile(r"^(bert\.)?embeddings\.(position_ids|token_type_ids)$")
-_TIED = {"cls.predictions.decoder.weight": "embeddings.word_embeddings.weight",
-         "cls.predictions.decoder.bias": "cls.predictions.bias"}
+# The MLM decoder is tied to the word embeddings, its bias to cls.predictions.bias; older saves store
+# copies. HF name -> the Google name whose value it must equal.
+_TIED = {"cls.predictions.decoder.weight": "bert/embeddings/word_embeddings",
+         "cls.predictions.decoder.bias": "cls/predictions/output_bias"}
 
 
 def _canonical(name):
@@ -312,26 +314,23 @@ def load_variables(folder, config=None):
     if missing:
         raise DataError(source, None, f"{len(missing)} encoder tensor(s) missing: "
                         f"{', '.join(missing[:20])}" + (" ..." if len(missing) > 20 else ""))
-    _check_tied(tied, values, source)
+    _check_tied(tied, values, hf_names, source)
     for key, (google, _, _) in table.items():
         hf_names.setdefault(google, (prefix if not key.startswith("cls.") else "") + key)
     return GoogleVariables(values, hf_names, source)
 
 
-def _check_tied(tied, values, source):
-    """The MLM decoder is tied to the word embeddings (and its bias to cls.predictions.bias): a stored
-    copy must equal them, since bert4keras has no separate decoder to put a different one in."""
+def _check_tied(tied, values, hf_names, source):
+    """A stored copy of a tied tensor must equal its partner: bert4keras has no separate decoder."""
     from common.io import DataError
-    targets = {"cls.predictions.decoder.weight": "bert/embeddings/word_embeddings",
-               "cls.predictions.decoder.bias": "cls/predictions/output_bias"}
     for name, array in tied.items():
-        google = targets[name]
-        if google not in values and name.endswith(".bias"):
-            values[google] = np.array(array, dtype=np.float32)  # the bias is stored under this name only
-            continue
-        if google not in values or values[google].shape != array.shape or not np.array_equal(values[google], array):
-            raise DataError(source, None, f"{name} is not tied to {_TIED[name]} (bert4keras ties the MLM "
-                            "decoder to the word embeddings)", field=name)
+        google = _TIED[name]
+        if google not in values and name.endswith(".bias"):  # the bias stored under this name only
+            values[google], hf_names[google] = np.array(array, dtype=np.float32), name
+        elif google not in values or not np.array_equal(values[google], array):  # shapes too
+            partner = hf_names.get(google, google)
+            raise DataError(source, None, f"not equal to {partner}, to which bert4keras ties the MLM decoder",
+                            field=name)
 
 
 # Safetensors ------------------------------------------------------------------------------------

@@ -292,7 +292,8 @@ def load_changed(tmp_path, tensors):
 def test_missing_encoder_tensor_is_named(tmp_path, tensors_of):
     tensors = tensors_of()
     del tensors["bert.encoder.layer.1.output.dense.weight"]
-    with pytest.raises(DataError, match=r"1 encoder tensor\(s\) missing: bert\.encoder\.layer\.1\.output\.dense\.weight"):
+    with pytest.raises(DataError, match=r"1 encoder tensor\(s\) missing: "
+                                        r"bert\.encoder\.layer\.1\.output\.dense\.weight$"):
         load_changed(tmp_path, tensors)
 
 
@@ -316,8 +317,16 @@ def test_wrong_shape_is_named_with_the_expected_one(tmp_path, tensors_of):
 def test_untied_decoder_weight_is_refused(tmp_path, tensors_of):
     tensors = tensors_of()
     tensors["cls.predictions.decoder.weight"] = np.ones((40, 16), "float32")
-    with pytest.raises(DataError, match="not tied"):
+    with pytest.raises(DataError, match=r"'cls\.predictions\.decoder\.weight': not equal to "
+                                        r"bert\.embeddings\.word_embeddings\.weight"):
         load_changed(tmp_path, tensors)
+
+
+def test_decoder_bias_stands_in_for_a_missing_mlm_bias(tmp_path, tensors_of):
+    tensors = tensors_of()
+    tensors["cls.predictions.decoder.bias"] = tensors.pop("cls.predictions.bias")
+    variables = load_changed(tmp_path, tensors)
+    assert np.array_equal(variables["cls/predictions/output_bias"], tensors["cls.predictions.decoder.bias"])
 
 
 # The safetensors reader ---------------------------------------------------------------------------
