@@ -11,6 +11,7 @@ Training writes into `train.out_dir`:
 so `predict` needs no repeated architecture overrides; it may only change what it reads and writes
 (`data.*` but the label file, `predict.*`, and `train.out_dir` to name the run).
 """
+import json
 import os
 import shutil
 
@@ -28,12 +29,13 @@ PREDICT_SECTIONS = ("data", "predict")   # what predict may change; the rest is 
 def describe(track, run_dir):
     """Write the resolved config, the label schema and the checkpoint's config and vocab into the run
     folder, each file atomically."""
-    from common.model import model_paths
+    from common.model import architecture, vocab_path
     os.makedirs(run_dir, exist_ok=True)
     with atomic_write(os.path.join(run_dir, CONFIG)) as f:
         f.write(to_toml(track.cfg))
-    config_path, _, vocab = model_paths(track.cfg.model)
-    copies = [(config_path, BERT_CONFIG), (vocab, VOCAB)]
+    with atomic_write(os.path.join(run_dir, BERT_CONFIG)) as f:  # a HuggingFace config is translated
+        json.dump(architecture(track.cfg.model), f, indent=2)
+    copies = [(vocab_path(track.cfg.model), VOCAB)]
     if track.label_path():
         copies.append((track.label_path(), os.path.basename(track.label_path())))
     for source, name in copies:
