@@ -57,19 +57,27 @@ def sample_vocab(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory, tf):
-    """A tiny random BERT checkpoint folder whose vocab covers every sample text (as the demo's)."""
+    """`tiny_bert(track)`: the folder of a tiny random BERT checkpoint whose vocab covers that track's
+    sample texts (written once per session). Per track, so that samples added to one track change
+    no other track's model."""
     from common.tiny_bert import sample_texts, write_tiny_checkpoint
-    folder = str(tmp_path_factory.mktemp("tiny_bert"))
-    write_tiny_checkpoint(folder, sample_texts(SAMPLES), seed=0)
+    folders = {}
+
+    def folder(track):
+        if track not in folders:
+            folders[track] = str(tmp_path_factory.mktemp(f"tiny_bert_{track}"))
+            write_tiny_checkpoint(folders[track], sample_texts(os.path.join(SAMPLES, track)), seed=0)
+        return folders[track]
+
     return folder
 
 
 @pytest.fixture(scope="session")
-def tiny_checkpoint(tiny_bert):
-    """The three paths of the tiny checkpoint."""
-    return {"config_path": os.path.join(tiny_bert, "bert_config.json"),
-            "checkpoint_path": os.path.join(tiny_bert, "bert_model.ckpt"),
-            "vocab_path": os.path.join(tiny_bert, "vocab.txt")}
+def tiny_checkpoint(tmp_path_factory, tf):
+    """The three paths of a tiny checkpoint whose vocab covers a few mixed Chinese/English/digit texts."""
+    from common.tiny_bert import write_tiny_checkpoint
+    texts = ["北京是中国的首都，上海是一个大城市。", "《三体》的作者是刘慈欣", "NBA 2019赛季 hello world ２０２０年"]
+    return write_tiny_checkpoint(str(tmp_path_factory.mktemp("tiny_checkpoint")), texts, seed=3)
 
 
 def train_config(out_dir, **changes):

@@ -20,7 +20,7 @@ def trained(tmp_path_factory, tiny_bert):
         write_lines(data_dir / name, subset)
     for name in ("test1.json", "event_schema.json"):
         shutil.copy(sample("ie_event", name), data_dir / name)
-    track = make_track("ie_event", f"model.dir={tiny_bert}", "model.maxlen=64", f"train.out_dir={root / 'run'}",
+    track = make_track("ie_event", f"model.dir={tiny_bert('ie_event')}", "model.maxlen=64", f"train.out_dir={root / 'run'}",
                        f"data.dir={data_dir}", "train.epochs=25", "train.learning_rate=4e-3", "train.batch_size=2",
                        "train.warmup_proportion=0", "model.dropout=0", "model.attention_dropout=0")
     history = commands.train(track, progress=False, tensorboard=False)

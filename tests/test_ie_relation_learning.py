@@ -25,7 +25,7 @@ def trained(tmp_path_factory, tiny_bert):
     for name in ("schema.json", "test.json"):
         shutil.copy(sample("ie_relation", name), data_dir / name)
     out_dir = tmp_path_factory.mktemp("run")
-    track = make_track("ie_relation", f"model.dir={tiny_bert}", "model.maxlen=64", "model.head_size=16",
+    track = make_track("ie_relation", f"model.dir={tiny_bert('ie_relation')}", "model.maxlen=64", "model.head_size=16",
                        "model.dropout=0.0", "model.attention_dropout=0.0", f"data.dir={data_dir}",
                        "data.test_file=test.json", f"train.out_dir={out_dir}", "train.epochs=3",
                        "train.epoch_repeats=60", "train.batch_size=4", "train.learning_rate=2e-3",

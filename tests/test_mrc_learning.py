@@ -14,7 +14,7 @@ def trained(tmp_path_factory, tiny_bert):
     """Train on the sample train set, with the train set as dev (best weights = best train F1)."""
     from common import commands
     out_dir = str(tmp_path_factory.mktemp("mrc_run"))
-    track = make_track("mrc", f"model.dir={tiny_bert}", "model.maxlen=64", "model.dropout=0",
+    track = make_track("mrc", f"model.dir={tiny_bert('mrc')}", "model.maxlen=64", "model.dropout=0",
                        "model.attention_dropout=0", f"data.dir={os.path.dirname(sample('mrc', 'train.json'))}",
                        "data.dev_file=train.json", "data.max_answer_len=20", f"train.out_dir={out_dir}",
                        "train.epochs=16", "train.batch_size=8", "train.learning_rate=2e-3",
