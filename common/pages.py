@@ -80,6 +80,7 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 """
 
 
+SPECIAL_TOKEN = re.compile(r"\[[A-Za-z]+\]")  # [CLS], [SEP], [PAD], [UNK]: shown as chips without offsets
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
@@ -128,7 +129,10 @@ class Item:
 
     offsets[i] is (start, end) of token i in `text`, or None for a token that has no characters
     ([CLS], [SEP], [PAD]). With `text`, tokens are shown as the text spells them and the
-    characters between tokens (spaces) are kept; without it, the token strings are shown.
+    characters between tokens (spaces) are kept; without it, the token strings are shown (with a
+    space where offsets leave a gap). Attributions must be cut to the tokens (no padding).
+    A pair input (question + passage): join the texts, e.g. question + "\n" + passage, and shift
+    the passage's offsets by len(question) + 1.
     """
     title: str
     tokens: list
@@ -162,6 +166,10 @@ def _item_html(item, number):
     if len(offsets) != n:
         raise ValueError(f"item {item.title!r}: {n} tokens but {len(offsets)} offsets")
     shown = [_token_surface(item, token, offset) for token, offset in zip(item.tokens, offsets)]
+    if item.offsets is not None:
+        special = [offset is None for offset in offsets]
+    else:
+        special = [bool(SPECIAL_TOKEN.fullmatch(token)) for token in item.tokens]
     gaps = _gaps(item, offsets)
     blocks = []
     for block in item.blocks:
@@ -174,7 +182,7 @@ def _item_html(item, number):
         for i, (text, value) in enumerate(zip(shown, values)):
             share = value / scale if scale else 0.0
             ink = "#ffffff" if abs(share) > 0.55 else "#111111"
-            kind = "tok special" if offsets[i] is None else "tok"
+            kind = "tok special" if special[i] else "tok"
             spans.append(f'{gaps[i]}<span class="{kind}" style="background:{attribution_colour(share)};'
                          f'color:{ink}" title="{escape(item.tokens[i])}: {value:+.4g}">{escape(text)}</span>')
         blocks.append(f'<div class="block"><span class="label">{escape(block.label)}</span>'

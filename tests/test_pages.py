@@ -89,7 +89,7 @@ def test_every_token_of_every_block_is_shown_with_its_colour_and_value():
     assert first[5]["attrs"]["title"] == "范: +2"
     assert first[2]["attrs"]["title"] == "2019: -0.25"
     assert [s["text"] for s in spans[-5:]] == ["[CLS]", "hel", "lo", SHOWN, "[SEP]"]
-    assert spans[-1]["attrs"]["class"] == "tok special"
+    assert [s["attrs"]["class"] for s in spans[-5:]] == ["tok special", "tok", "tok", "tok", "tok special"]
 
 
 def test_each_block_shows_its_completeness_error_and_flags_a_large_one():
