@@ -282,6 +282,20 @@ def load_records(path, labelled=True, on_error="raise"):
     return (load_sessions if labelled else load_test_inputs)(path, on_error)
 
 
+def holds_sessions(path):
+    """Is this a session file (its first record has a conversation) rather than test inputs?"""
+    for _, obj in _json_lines(path):
+        return isinstance(obj, dict) and "conversation" in obj and "history" not in obj
+    return False
+
+
+def load_samples(path, labelled=True, on_error="raise"):
+    """The samples of a file -> (samples, report): every bot turn of a session file, one per test input.
+    `labelled` (training, scoring, the oracle) needs sessions: only they say the goal of each reply."""
+    records, report = (load_sessions if labelled or holds_sessions(path) else load_test_inputs)(path, on_error)
+    return build_samples(records), report
+
+
 # --- samples ----------------------------------------------------------------------------------
 
 def is_bot_turn(turn, bot_first):

@@ -1,8 +1,8 @@
 """Official DuRecDial scores: python -m dialog.evaluate GOLD PRED  |  python -m dialog.evaluate --sessions FILE PRED
 
-GOLD and PRED are plain text, one space-segmented response per line, in test order. With
---sessions FILE the references are the bot turns of a session file (dev.json), in order, as
-`dialog.data` builds its samples. Prints an `unofficial:` line (pairs scored, pairs the organisers'
+GOLD and PRED are plain text, one space-segmented response per line, in test order; a GOLD that is
+a session file (dev.json) stands for its bot turns, in order, as `dialog.data` builds its samples
+(--sessions FILE says so explicitly). Prints an `unofficial:` line (pairs scored, pairs the organisers'
 script skips because a side is empty, mean lengths), then the metrics as the organisers' script
 rounds them, {"F1": x100 2 decimals, "BLEU1", "BLEU2", "DISTINCT1", "DISTINCT2": fractions, 3
 decimals}, as the last line.
@@ -32,7 +32,7 @@ def main(argv=None):
             if "\t" in reference:
                 raise DataError(gold_path, None, f"the reference of bot turn {n} holds a tab")
     else:
-        gold_path, gold = args.files[0], metric.read_lines(args.files[0])
+        gold_path, gold = args.files[0], metric.references(args.files[0])
     metric.check_aligned(gold_path, gold, pred_path, pred)
 
     pairs = metric.scored_pairs(pred, gold)

@@ -136,10 +136,17 @@ def check_aligned(gold_path, gold, pred_path, pred):
 
 
 def evaluate_files(gold_path, pred_path):
-    """Scores of a submission file against a reference file (both one response per line)."""
-    gold, pred = read_lines(gold_path), read_lines(pred_path)
+    """Scores of a submission file (one response per line) against references: a file of one
+    reference per line, or a session file (its bot turns, in order)."""
+    gold, pred = references(gold_path), read_lines(pred_path)
     check_aligned(gold_path, gold, pred_path, pred)
     return score(pred, gold)
+
+
+def references(path):
+    """The references of a gold file: a session file's bot turns, else its lines."""
+    from dialog.data import holds_sessions
+    return references_from_sessions(path) if holds_sessions(path) else read_lines(path)
 
 
 def references_from_sessions(path, on_error="raise"):

@@ -1,0 +1,34 @@
+"""The dialog model: a UniLM (or left-to-right LM) on the configured checkpoint, and its batched decoder.
+
+Everything generic is common.seq2seq; this module only reads the dialog config: the application
+and checkpoint from [model], the decoding settings from [predict].
+"""
+
+
+def build_model(model_cfg, load_checkpoint=True):
+    from common import seq2seq
+    return seq2seq.build_model(model_cfg, model_cfg.application, load_checkpoint=load_checkpoint)
+
+
+def build_loss(train_cfg):
+    from common import seq2seq
+    return seq2seq.build_loss(train_cfg)
+
+
+class Generator:
+    """examples -> generated token ids, one list per example, all decoded together."""
+
+    def __init__(self, model, cfg, end_id):
+        from common import seq2seq
+        self.model, self.end_id, self.maxlen = model, end_id, cfg.model.maxlen
+        self.settings = seq2seq.Settings.from_config(cfg.predict)
+        self.max_target_len = cfg.model.max_target_len
+        self.scorer = seq2seq.scorer_for(model, cfg.model, cfg.model.application, cache=cfg.predict.kv_cache)
+
+    def __call__(self, examples):
+        from common import seq2seq
+        # as long as a training target, and within maxlen after the source
+        room = [min(self.max_target_len, self.maxlen - len(e.source)) - 1 for e in examples]
+        hypotheses = seq2seq.generate(self.scorer, [e.source for e in examples], self.settings, self.end_id,
+                                      max_lens=room)
+        return [h.tokens for h in hypotheses]
