@@ -17,7 +17,7 @@ class Dialog(Track):
     name = "dialog"
     config_class = DialogConfig
     monitor = "f1"
-    submission_name = "test_responses.txt"
+    submission_name = "predictions.txt"
 
     def __init__(self, cfg, label_path=None, vocab_path=None):
         super().__init__(cfg, label_path, vocab_path)
