@@ -26,7 +26,6 @@ without its "[k]" marker. A test input becomes the same Sample with no target.
 """
 import json
 import logging
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -243,11 +242,6 @@ def _parse_test_input(path, line, obj, report):
                      _knowledge(obj, path, line, report), history, response if isinstance(response, str) else "")
 
 
-def _report_done(path, report):
-    if report.summary():
-        print(f"{os.path.basename(path)}: {report.summary()}", flush=True)
-
-
 def load_sessions(path, on_error="raise"):
     """Sessions of a train/dev file -> (sessions, report)."""
     report, sessions = LoadReport(on_error), []
@@ -258,7 +252,6 @@ def load_sessions(path, on_error="raise"):
             sessions.append(_parse_session(path, line, obj, report))
         except DataError as error:
             report(error)
-    _report_done(path, report)
     return sessions, report
 
 
@@ -273,7 +266,6 @@ def load_test_inputs(path, on_error="raise"):
         except DataError as error:
             report(error)
             inputs.append(TestInput(line, [], "", {}, [], []))
-    _report_done(path, report)
     return inputs, report
 
 

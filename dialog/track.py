@@ -55,7 +55,7 @@ class Dialog(Track):
         """Per example: the generated token ids (goal | reply), the end token left out."""
         from dialog.model import Generator
         if self._generator is None or self._generator.model is not model:
-            self._generator = Generator(model, self.cfg, self.tokenizer.sep_id)
+            self._generator = Generator(model, self.cfg, self.tokenizer.sep_id, encode.goal_end_id(self.tokenizer))
         return run_sorted(examples, self.cfg.predict.batch_size, self._generator, length=lambda e: len(e.source))
 
     def perfect_output(self, example):

@@ -129,3 +129,25 @@ def test_evaluate_takes_references_as_lines_or_as_a_session_file(track, tmp_path
     assert from_lines == from_sessions and 0 < from_lines["F1"] < 30
     with pytest.raises(DataError, match="62 responses"):
         Dialog.evaluate_files(SESSION, write_lines(tmp_path / "short.txt", ["好 的"] * 62))
+
+
+def test_decoding_writes_a_goal_then_one_mask_then_the_reply():
+    import numpy as np
+    from common import seq2seq
+    from dialog.model import GoalThenReply
+    end, mask, vocab = 3, 4, 10
+
+    class EagerToEnd(seq2seq.Scorer):         # wants to end at once, then to write [MASK] again and again
+        def start(self, sources):
+            pass
+
+        def step(self, inputs, parents, prefixes):
+            probs = np.full(vocab, 0.01)
+            probs[end], probs[mask], probs[7] = 0.6, 0.3, 0.05
+            return np.log(np.broadcast_to(probs / probs.sum(), prefixes.shape[:2] + (vocab,)))
+
+    constraint = GoalThenReply(vocab, mask, end)
+    for strategy in ("greedy", "beam"):
+        out = seq2seq.generate(EagerToEnd(), [[2, 3]], seq2seq.Settings(strategy=strategy, max_len=5), end, constraint)
+        assert out[0].tokens == [mask]
+    assert constraint.advance(constraint.advance(False, 7), mask) is True and constraint.advance(True, 7) is True
