@@ -7,7 +7,7 @@ the sample's own values, and the reply re-segmented with jieba keeping the sessi
 
 The BERT tokenizer lower-cases, so Latin words come back lower-case; a word that the sample writes
 with capitals (a name, "NBA") gets the sample's spelling back. ASCII double quotes (how curly ones are
-read and written: dialog.encode) become “ ” again, in pairs, as the references write them.
+read and written: dialog.encode) become “ or ” again by where they stand (`curly_quotes`).
 """
 import re
 from dataclasses import dataclass
@@ -59,10 +59,24 @@ def restore_case(text, spelled):
     return _LATIN_WORD.sub(lambda m: spelled.get(m.group(0).lower(), m.group(0)), text)
 
 
+CLOSES_BEFORE = frozenset("，。！？；、：,.!?;:）)」』》")   # a quote before these closes
+CLOSES_AFTER = frozenset("。！？!?…")                   # and so does one after the end of a sentence
+
+
 def curly_quotes(text):
-    """'"' -> “ and ” in turn."""
-    parts = text.split('"')
-    return "".join(part + ("“" if n % 2 == 0 else "”") for n, part in enumerate(parts[:-1])) + parts[-1]
+    """'"' -> “ or ”: closing before punctuation, at the end, or after a sentence's end; else
+    opening unless a quote is open. (References hold unpaired quotes too: 站 起来 ” 。)"""
+    out, is_open = [], False
+    for i, ch in enumerate(text):
+        if ch != '"':
+            out.append(ch)
+            continue
+        before = next((c for c in reversed(text[:i]) if c != " "), "")
+        after = next((c for c in text[i + 1:] if c != " "), "")
+        closing = not after or after in CLOSES_BEFORE or before in CLOSES_AFTER or is_open
+        out.append("”" if closing else "“")
+        is_open = not closing
+    return "".join(out)
 
 
 def decode_reply(example, tokens, segmenter, spelled=None):

@@ -107,6 +107,7 @@ def test_decoding_a_generation():
     assert decode.decode_reply(example, ["好", "的"], segment).line == "好 的"        # no goal: all reply
     assert decode.decode_reply(example, ["[MASK]", "[UNK]"], segment).line == FALLBACK_REPLY
     assert decode.tokens_text(["hello", "world", "##s", "2", "个"]) == "hello worlds 2个"
+    assert decode.curly_quotes('说"回家了"，还说"站起来"。又说：好。"后来') == "说“回家了”，还说“站起来”。又说：好。”后来"
     assert decode.restore_case("看 nba 和 nba2k", decode.spellings(["NBA", "Nba2K"])) == "看 NBA 和 Nba2K"
 
 
