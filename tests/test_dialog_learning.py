@@ -43,17 +43,27 @@ def test_tiny_model_overfits_the_sample_sessions(trained, tmp_path, capsys):
     assert result["F1"] >= 90.0, result
 
 
-def test_predict_writes_one_non_empty_line_per_test_input(trained, tmp_path):
-    lines = predict_file(trained, sample("dialog", "test.json"), tmp_path / "test_pred.txt",
-                         "predict.strategy=beam", "predict.beam_size=3", "predict.no_repeat_ngram=3")
-    assert len(lines) == 7 and all(line.strip() and line == " ".join(line.split()) for line in lines)
-
-
-def test_batched_prediction_equals_one_input_at_a_time(trained):
+@pytest.fixture(scope="module")
+def loaded(trained):
+    """(track, model) of the run, decoding with beam search."""
     from common.run import load_trained, open_run
     from dialog.track import Dialog
-    track, run_dir = open_run(Dialog, trained, overrides=["predict.strategy=beam", "predict.beam_size=3"])
-    model = load_trained(track, run_dir)
+    track, run_dir = open_run(Dialog, trained, overrides=["predict.strategy=beam", "predict.beam_size=3",
+                                                          "predict.no_repeat_ngram=3"])
+    return track, load_trained(track, run_dir)
+
+
+def test_one_non_empty_line_per_test_input(loaded, tmp_path):
+    track, model = loaded
+    records, _ = track.load_records(sample("dialog", "test.json"), labelled=False)
+    track.write_submission(tmp_path / "test_pred.txt", track.predict(model, records))
+    lines = (tmp_path / "test_pred.txt").read_text(encoding="utf-8").split("\n")
+    assert lines[-1] == "" and len(lines[:-1]) == len(records) == 7
+    assert all(line.strip() and line == " ".join(line.split()) for line in lines[:-1])
+
+
+def test_batched_prediction_equals_one_input_at_a_time(loaded):
+    track, model = loaded
     records = track.load_records(sample("dialog", "dev.json"), labelled=False)[0][::3]
     batched = [row.line for row in track.predict(model, records)]
     assert batched == [track.predict(model, [r])[0].line for r in records]
