@@ -55,7 +55,12 @@ class Track:
     # -- the pipeline ----------------------------------------------------------------------------
 
     def load_records(self, path, labelled=True):
-        """Records of one file in the official format -> (records, SkipCounter of what was dropped)."""
+        """Records of one file in the official format -> (records, SkipCounter of what was dropped).
+
+        One record per input record, in file order. A bad part of a record is dropped and counted, the
+        record stays; a record that is not valid raises, or with data.on_error = "skip" is counted and,
+        when it has an identity (a text, an id), kept as a placeholder without labels, so that predict
+        and the oracle answer every input: a placeholder gives no training example and no gold."""
         raise NotImplementedError
 
     def encode(self, records, with_targets=True):
@@ -75,7 +80,8 @@ class Track:
         raise NotImplementedError
 
     def infer(self, model, examples):
-        """One output per example (batched with common.runner.run_sorted)."""
+        """One output per example, in order (batched with common.runner; may be a lazy iterator, which
+        `decode` consumes once)."""
         raise NotImplementedError
 
     def perfect_output(self, example):
@@ -83,7 +89,7 @@ class Track:
         raise NotImplementedError
 
     def decode(self, records, examples, outputs):
-        """Outputs of every example -> one submission row per record, in record order."""
+        """Outputs of every example (an iterable, used once) -> one submission row per record, in record order."""
         raise NotImplementedError
 
     def write_submission(self, path, rows):
@@ -115,7 +121,7 @@ class Track:
     def oracle(self, records):
         """Rows a perfect model would produce: gold -> targets -> the real decoder."""
         examples = self.encode(records, with_targets=True)
-        return self.decode(records, examples, [self.perfect_output(e) for e in examples])
+        return self.decode(records, examples, (self.perfect_output(e) for e in examples))
 
     def describe_encoding(self, records, examples):
         """One line about an encoded set, with what the targets lost."""
