@@ -23,8 +23,10 @@ def test_best_span_respects_order_and_length():
 
 
 def window(record, offsets, context_pos, first_token, n_tokens):
-    seq = context_pos + n_tokens + 1
-    return data.Window(record, [0] * seq, [0] * seq, offsets, first_token, n_tokens, context_pos, (0, 0))
+    from common.tokenize import Encoding
+    context = Encoding(["x"] * len(offsets), [7] * len(offsets), offsets)
+    shared = data.Encoded([5] * (context_pos - 2), context, lambda a, b: ([1, *a, 2, *b, 2], [0] * (len(a) + 2) + [1] * (len(b) + 1)))
+    return data.Window(record, shared, first_token, n_tokens, (0, 0))
 
 
 def test_the_best_window_wins_and_characters_are_exact():
