@@ -88,6 +88,7 @@ class Window:
 
 
 UNREACHABLE = "answers in no window whole"
+TOO_LONG = "answers longer than max_answer_len tokens"
 NO_TARGET = "questions without a usable answer (no training target)"
 
 
@@ -264,6 +265,7 @@ def encode_question(index, question, tokenizer, maxlen, step, max_question_len, 
         out.append(Window(index, shared, first, last - first, target))
     if with_targets and lost is not None:
         lost[UNREACHABLE] += all(w.target == (NO_ANSWER, NO_ANSWER) for w in out)
+        lost[TOO_LONG] += bool(answer_tokens) and answer_tokens[1] - answer_tokens[0] >= max_answer_len
     return out
 
 

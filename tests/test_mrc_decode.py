@@ -72,4 +72,7 @@ def test_oracle_is_cut_by_a_too_short_answer_limit(sample_vocab):
     questions, _ = track.load_records(os.path.join(SAMPLES, "train.json"))
     rows = track.oracle(questions)
     assert track.lost[data.UNREACHABLE] > 0 and track.score(questions, rows)["f1"] < 100
+    track = sample_track(sample_vocab, "data.max_answer_len=3")  # windows long enough: only the decoder cuts
+    track.oracle(questions)
+    assert track.lost[data.TOO_LONG] > 0 and not track.lost[data.UNREACHABLE]
 
