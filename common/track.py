@@ -7,7 +7,8 @@
 
 Training's dev evaluation, `predict`, `oracle` and the demo all go through these methods
 (`common/commands.py` holds the command lines), so a track is the pipeline above and nothing else:
-- `infer` runs the model over examples through `common.runner.run_sorted` (length-sorted batches);
+- `infer` runs the model over examples through `common.runner` (length-sorted batches; `stream_sorted`
+  yields the outputs chunk by chunk, so a long input's outputs never pile up);
 - `perfect_output` is what a perfect model would output for an example: `decode` of those is the oracle,
   the most the representation can reach.
 A track keeps TensorFlow out of its module top levels: importing it is cheap.
