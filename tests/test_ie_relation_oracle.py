@@ -120,10 +120,9 @@ def all_positive_scores(schema, size, seed=0):
 def test_an_all_positive_window_decodes_fast_within_its_caps(schema):
     import time
     scores = all_positive_scores(schema, 256)
-    assert entity_spans(scores, SUBJECT, 254, 0.0, max_spans=8)[0].tolist() == sorted(
-        entity_spans(scores, SUBJECT, 254, 0.0, max_spans=8)[0].tolist())
     heads, tails = entity_spans(scores, SUBJECT, 254, 0.0, max_spans=8)
-    assert len(heads) == 8 and (5, 6) in zip(heads.tolist(), tails.tolist())  # best first
+    assert len(heads) == 8 and (5, 6) in zip(heads.tolist(), tails.tolist())  # the best are kept
+    assert heads.tolist() == sorted(heads.tolist())  # then listed by position
     assert all(1 <= h <= t <= 254 for h, t in zip(heads.tolist(), tails.tolist()))  # never [CLS] / [SEP]
     started = time.perf_counter()
     for _ in range(10):
