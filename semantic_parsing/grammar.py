@@ -7,7 +7,9 @@ keywords, operators, brackets, table names, column tokens and each value literal
 `Constraint(db, values)` is a pushdown state machine over those tokens. `allowed()` is the finite
 set of tokens that keep the prefix a prefix of some complete canonical query, `advance(token)`
 consumes one (ValueError for any other), `complete()` says whether the prefix is a whole query,
-`copy()` is O(1) (states are immutable and shared), for beam search.
+`copy()` is cheap (the state is immutable and shared; only the token list is copied), for beam
+search. On real DuSQL schemas a step (allowed() + advance()) takes about 6 µs and a copy 2 µs
+(bench/dusql_check.py).
 
 The language is the canonical form of `sql.to_tokens` restricted to what DuSQL queries use:
   * select items `agg ( expr )`, `expr` or `( max ( a ) - b )`, where `expr` is a column unit
@@ -28,7 +30,9 @@ Column scope, decided as far as a left-to-right reading allows:
   * a sub-query sees only its own FROM (no correlated columns);
   * `TIME_NOW` is allowed wherever a column may stand in select, conditions and order by.
 Names the scorer's tokenizer would not read back as one token are left out, and so are value
-literals that are not single tokens (see `sql.is_name_token`).
+literals that are not single tokens (see `sql.is_name_token`). The one freedom beyond the canonical
+form: a join condition may follow any joined table whose columns it uses (canonical: as early as
+possible); the structure, and so the score, is the same.
 """
 import re
 
@@ -97,7 +101,6 @@ class Vocabulary:
         self.qual_as_value = frozenset(q for q in self.all_qual if read_number(q) is None)
         self.a_tokens = {f"a.{n}": n for n in self.all_bare}
         self.b_tokens = {f"b.{n}": n for n in self.all_bare}
-        self.rows_ok = all("." not in n for n in self.all_bare)
         self._cache = {}
 
     def cached(self, key, make):
@@ -116,14 +119,11 @@ class Vocabulary:
         return self.cached(("with", names), make)
 
     def bare_of(self, tables):
+        """Bare column names of `tables` (the names that keep one of them as a candidate)."""
         return self.cached(("bare", tables), lambda: set().union(*(self.bare[t] for t in tables)))
 
     def qual_of(self, tables):
         return self.cached(("qual", tables), lambda: set().union(*(self.qual[t] for t in tables)))
-
-    def bare_compatible(self, cands):
-        """Bare names that leave at least one candidate table."""
-        return self.bare_of(cands)
 
     def rows_tokens(self, names, role):
         """`a.X` (role 0) / `b.X` (role 1) tokens keeping a table that holds all names + X."""
@@ -226,15 +226,15 @@ class Constraint:
                 return v.bare[frame.tables[0]] | extra
             return v.qual_of(frozenset(frame.tables)) | extra
         if frame.mode == BARE:
-            return v.bare_compatible(frame.cands) | extra
+            return v.bare_of(frame.cands) | extra
         if frame.mode == QUAL:
             return v.all_qual | extra
         # undecided: any form can start here
         cands = v.tables if frame.need is None else v.tables_with(frame.need)
-        tokens = v.bare_compatible(cands) | extra
+        tokens = v.bare_of(cands) | extra
         if len(v.tables) > 1:
             tokens = tokens | v.all_qual
-        if frame.need is None and not frame.no_rows and role == 0 and v.rows_ok and frame.st == E_START:
+        if frame.need is None and not frame.no_rows and role == 0 and frame.st == E_START:
             tokens = tokens | v.rows_tokens(frozenset(), 0)
         return tokens
 
