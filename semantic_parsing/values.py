@@ -1,7 +1,8 @@
 """Candidate values of a question: what a decoder may write as a value literal.
 
 `candidates(question, db)` finds, in order of trust:
-  * cell: a cell of the database that occurs in the question as it is;
+  * cell: a cell of the database that occurs in the question as it is (cells of number columns
+    and plain numbers are left to the numbers below);
   * date: `2019年12月24日/号` -> "2019-12-24", `2019年12月` -> "2019-12", `2019-1-2` -> "2019-01-02";
   * number: Arabic numbers (also with `万`/`亿`/`千`/`百` multiplied out, `%` divided out, so
     `60%` gives 60 and 0.6), Chinese numerals (`三` 3, `十五` 15, `两千` 2000, `1.5万` 15000);
@@ -31,6 +32,7 @@ _ARABIC = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)(%|万亿|亿|万|千|百)?")
 _DATE_CN = re.compile(r"(\d{4})年(\d{1,2})月(?:(\d{1,2})[日号])?")
 _DATE_ISO = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})(?:[-/.](\d{1,2}))?(?!\d)")
 _SPAN_BREAK = re.compile(r"[\s，。？！、；：,.?!;:（）()《》“”\"'「」]")
+_PLAIN_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?")
 _MULTIPLIERS = {"万亿": 10 ** 12, "亿": 10 ** 8, "万": 10 ** 4, "千": 1000, "百": 100}
 
 
@@ -119,12 +121,15 @@ def _longest_common(a, b):
 
 
 def _cells(db):
-    """{cell text: [column ids]} of the text-like cells of a database."""
+    """{cell text: [column ids]} of the string cells of a database: not of number columns, not
+    plain numbers (a gold query writes those as numbers), no quotes."""
     cells = {}
     for column in db.columns[1:]:
+        if column.type == "number":
+            continue
         for cell in db.column_values(column.id):
             cell = cell.strip()
-            if cell and '"' not in cell and "'" not in cell:
+            if cell and '"' not in cell and "'" not in cell and not _PLAIN_NUMBER.fullmatch(cell):
                 ids = cells.setdefault(cell, [])
                 if column.id not in ids:
                     ids.append(column.id)

@@ -76,3 +76,8 @@ def test_gold_values_walk_every_depth(dbs):
     sql = parse("select 名称 from 城市 where 人口(万) > ( select avg ( 人口(万) ) from 城市 where 所属省份 == '广东' ) "
                 "order by GDP(亿) desc limit 2 union select 名称 from 企业 where 员工数 between 1 and 2.5", db)
     assert gold_values(sql) == {'"广东"', "2", "1", "2.5"}
+
+
+def test_cells_of_number_columns_are_numbers_not_strings(dbs):
+    found = by_literal(candidates("人口2154万的城市", dbs["城市经济"]))
+    assert "2154" in found and '"2154"' not in found and found["21540000"].kind == "number"
