@@ -55,20 +55,8 @@ class Names:
                                       for c in db.columns[1:]]
         self.tables = [f"__{name.lower()}__" for name in db.table_names]
         self.table_columns = [{self.columns[c] for c in db.table_columns(t)} for t in range(len(db.table_names))]
-        classes = []
-        for a, b in db.foreign_keys:  # the scorer's grouping, see schema.py
-            for members in classes:
-                if a in members or b in members:
-                    break
-            else:
-                members = set()
-                classes.append(members)
-            members.update((a, b))
-        self.fk = {}
-        for members in classes:
-            ordered = sorted(members)
-            for column in ordered:
-                self.fk[self.columns[column]] = self.columns[ordered[0]]
+        # the scorer's foreign-key classes (schema.py), each named by its smallest column id
+        self.fk = {self.columns[column]: self.columns[canonical] for column, canonical in db.fk_canonical.items()}
 
     def column(self, cid):
         if cid == TIME_NOW:

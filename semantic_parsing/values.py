@@ -20,6 +20,7 @@ Strings holding a quote are dropped: DuSQL's SQL cannot write them.
 import re
 from dataclasses import dataclass
 
+from common.text import longest_common_run
 from semantic_parsing.sql import IUE_OPS, format_number, format_value
 
 _KINDS = ("cell", "date", "number", "snapped", "binary", "span", "like")
@@ -107,19 +108,6 @@ def _dates(question):
     return found
 
 
-def _longest_common(a, b):
-    best, previous = 0, [0] * (len(b) + 1)
-    for x in a:
-        current = [0] * (len(b) + 1)
-        for j, y in enumerate(b):
-            if x == y:
-                current[j + 1] = previous[j] + 1
-                if current[j + 1] > best:
-                    best = current[j + 1]
-        previous = current
-    return best
-
-
 def _cells(db):
     """{cell text: [column ids]} of the string cells of a database: not of number columns, not
     plain numbers (a gold query writes those as numbers), no quotes."""
@@ -160,7 +148,7 @@ def candidates(question, db, spans=False, max_span=12, likes=False, max_like=6):
         if len(cell) < 2 or not any(cell[i:i + 2] in bigrams for i in range(len(cell) - 1)):
             continue
         share = 0.5 if named.intersection(columns) else 0.6
-        common = _longest_common(cell, question)
+        common = longest_common_run(cell, question)
         if common >= 2 and common >= share * len(cell):
             add(cell, "snapped", None, columns)
     for column in db.columns[1:]:
