@@ -148,6 +148,7 @@ class TokenVectors:
         return self
 
     def _init(self, encoder, vocab_path, source, batch_size):
+        from common.model import max_tokens
         from common.tokenize import OffsetTokenizer
         if source not in ("encoder", "embeddings"):
             raise ValueError(f"source must be 'encoder' or 'embeddings', got {source!r}")
@@ -178,15 +179,6 @@ class TokenVectors:
             for k, i in enumerate(chunk):
                 out[i] = hidden[k, 1:1 + len(ids[i])].astype("float32")  # drop [CLS], [SEP] and padding
         return out
-
-
-def max_tokens(encoder):
-    """Tokens of one text the encoder takes besides [CLS] and [SEP] (absolute position embeddings
-    limit it; NEZHA's relative positions do not, 510 as for BERT then)."""
-    names = {layer.name for layer in encoder.layers}
-    if "Embedding-Position" not in names:
-        return 510
-    return int(encoder.get_layer("Embedding-Position").input_dim) - 2
 
 
 def read_lines(path):
