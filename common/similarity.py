@@ -125,8 +125,8 @@ class TokenVectors:
 
     source="encoder" (default): the last hidden layer, run over [CLS] text [SEP]. These vectors
     depend on the context, so the same character in two different sentences is not a free match;
-    that is what a similarity between a generated reply and a reference should see. Their norms vary
-    little (the layer ends in LayerNorm), so WRD's weights are close to uniform with them.
+    that is what a similarity between a generated reply and a reference should see. (They leave a
+    LayerNorm, so expect their norms, and with them WRD's weights, to vary less than the embeddings'.)
     source="embeddings": the rows of the token-embedding matrix, context-free, as the static word
     vectors WMD and WRD were defined on; for Chinese BERT these are per-character vectors.
 
