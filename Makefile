@@ -8,7 +8,7 @@ CONFIG ?= $(TRACK)/config.toml
 ARGS   ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup demo train predict eval oracle test bench clean check-track
+.PHONY: setup demo train predict eval oracle test bench screenshot clean check-track
 
 setup: $(STAMP)
 
@@ -45,6 +45,11 @@ test: setup
 
 bench: setup
 	$(PY) bench/recompute.py $(ARGS)
+
+# PNG of a page (explanations, reports) by headless Chromium; installs chromium and a CJK font if missing.
+screenshot:
+	@test -n "$(PAGE)" || { echo "usage: make screenshot PAGE=page.html [OUT=page.png]"; exit 2; }
+	sh tools/screenshot.sh "$(PAGE)" "$(or $(OUT),$(basename $(PAGE)).png)"
 
 clean:
 	rm -rf runs

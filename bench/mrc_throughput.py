@@ -20,7 +20,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", required=True, help="questions in the official format")
     parser.add_argument("--vocab", required=True)
-    parser.add_argument("--config", default="mrc/config.toml")
+    parser.add_argument("--config", help="a config laid over mrc/config.toml")
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--hidden", type=int, default=66)
     parser.add_argument("--maxlen", type=int, default=512)
@@ -29,39 +29,39 @@ def main():
 
     from common import backend
     backend.setup(seed=0)
-    from common.config import load_config
+    from common.config import load_config, replace
     from common.tiny_bert import bert_config
-    from common.tokenize import OffsetTokenizer, pad
-    from mrc import data, decode, model
+    from common.tokenize import pad
+    from mrc.track import MRC
 
     with open(args.vocab, encoding="utf-8") as f:
         vocab_size = sum(1 for _ in f)
     config_path = os.path.join(tempfile.mkdtemp(), "bert_config.json")
     with open(config_path, "w") as f:
         json.dump(bert_config(vocab_size, args.hidden, args.layers, max(2, args.hidden // 64), 4 * args.hidden), f)
-    cfg = load_config(args.config, [f"model.config_path={config_path}", f"model.vocab_path={args.vocab}",
-                                    f"model.maxlen={args.maxlen}"])
-    tokenizer = OffsetTokenizer(args.vocab)
-    span_model = model.build_model(cfg.model, tokenizer.sep_id, load_checkpoint=False)
-    questions, _ = data.load(args.questions, with_answers=False)
-    encoded = data.encode_all(tokenizer, questions, cfg.data, args.maxlen)
-    windows = [w for e in encoded for w in e.windows]
-    model.predict_windows(span_model, windows[:args.batch_size], args.batch_size)  # warm up
-    model.predict_windows(span_model, windows[:1], args.batch_size)
-
+    cfg = load_config(MRC.config_class, args.config, [f"model.config_path={config_path}",
+                                                      f"model.vocab_path={args.vocab}", f"model.maxlen={args.maxlen}",
+                                                      f"predict.batch_size={args.batch_size}"])
+    track = MRC(cfg)
+    span_model = track.build_model(load_checkpoint=False)
+    questions, _ = track.load_records(args.questions, labelled=False)
+    windows = track.encode(questions, with_targets=False)
+    track.infer(span_model, windows[:args.batch_size])  # warm up both batch shapes
+    track.infer(span_model, windows[:1])
     began = time.perf_counter()
-    batched = model.predict_windows(span_model, windows, args.batch_size)
+    batched = track.decode(questions, windows, track.infer(span_model, windows))
     batched_s = time.perf_counter() - began
     began = time.perf_counter()
-    single = [row for e in encoded for row in model.predict_windows(span_model, e.windows, args.batch_size)]
+    single = []
+    for question in questions:  # one question at a time: its windows are one batch
+        own = track.encode([question], with_targets=False)
+        single += track.decode([question], own, track.infer(span_model, own))
     single_s = time.perf_counter() - began
     began = time.perf_counter()
-    for e in encoded:
-        span_model.predict([pad([w.token_ids for w in e.windows]),
-                            pad([w.segment_ids for w in e.windows])], verbose=0)
+    for question in questions:
+        own = track.encode([question], with_targets=False)
+        span_model.predict([pad([w.token_ids for w in own]), pad([w.segment_ids for w in own])], verbose=0)
     keras_predict_s = time.perf_counter() - began
-    max_answer_len = int(cfg.data.max_answer_len)
-    same = decode.decode_all(encoded, batched, max_answer_len) == decode.decode_all(encoded, single, max_answer_len)
     n = len(questions)
     print(json.dumps({"questions": n, "windows": len(windows), "layers": args.layers, "hidden": args.hidden,
                       "maxlen": args.maxlen, "batched_questions_per_s": round(n / batched_s, 2),
@@ -69,7 +69,7 @@ def main():
                       "speedup": round(single_s / batched_s, 2),
                       "keras_predict_per_question_questions_per_s": round(n / keras_predict_s, 2),
                       "speedup_vs_keras_predict": round(keras_predict_s / batched_s, 2),
-                      "same_answers": same}))
+                      "same_answers": batched == single}))
 
 
 if __name__ == "__main__":

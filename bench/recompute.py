@@ -44,18 +44,22 @@ def worker(args):
     backend.setup(seed=0)
     import keras
     import numpy as np
-    from common.model import build_encoder
+    from common.config import TrainConfig
+    from common.model import build_encoder, checkpoint_config
     from common.optim import build_optimizer
     from common.training import Batches
 
     folder = tempfile.mkdtemp()
     write_config(folder, args.layers, args.hidden, args.heads, args.vocab, args.maxlen)
-    encoder = build_encoder({"dir": folder, "recompute": args.mode == "on"}, load_checkpoint=False)
+    encoder = build_encoder(checkpoint_config(folder, dropout=0.1, attention_dropout=0.1, recompute=args.mode == "on"),
+                            load_checkpoint=False)
     model = keras.models.Model(encoder.inputs, keras.layers.Dense(2)(encoder.output))
     steps = args.steps
     model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  optimizer=build_optimizer({"learning_rate": 1e-5, "weight_decay": 0.01,
-                                             "warmup_proportion": 0.1}, total_steps=steps))
+                  optimizer=build_optimizer(TrainConfig(
+                      out_dir=folder, epochs=1, batch_size=args.batch, learning_rate=1e-5, warmup_proportion=0.1,
+                      weight_decay=0.01, ema_momentum=0.0, grad_accum_steps=1, seed=0, flooding=0.0,
+                      logit_adjust_tau=0.0, epoch_repeats=1), total_steps=steps))
     rng = np.random.default_rng(0)
     base = peak_rss_gb()
     n = args.batch

@@ -7,7 +7,7 @@ that fails without it.
    optimiser without `_set_hyper`. They are created on the legacy base instead (the `extend_with_*`
    wrappers rely on its slots and `_decayed_lr`).
 2. Checkpoint saving: `save_weights_as_checkpoint` needs TF1 sessions. `save_checkpoint` writes the
-   same Google-BERT variable names eagerly (SaveV2), atomically.
+   same Google-BERT variable names eagerly (SaveV2, `write_checkpoint`), atomically.
 3. Generator inputs: tf-keras packs a generator's `[token_ids, segment_ids]` list as ONE input
    ("expects 2 input(s), but it received 1"). `fit_generator_items` turns input lists into tuples.
 4. Recompute imports `tape.stop_recording`, gone from this TF; 5. its gradients are wrong: both are
@@ -60,7 +60,6 @@ def save_checkpoint(bert, prefix):
     return_keras_model=False)` returns) as a TF checkpoint with Google-BERT variable names, so
     `build_transformer_model(config, prefix)` loads exactly these values. Atomic: the files appear
     under `prefix` only when complete."""
-    import tensorflow as tf
     mapping = {bert.prefixed(k): v for k, v in bert.variable_mapping().items()}
     names, values = [], []
     for layer_name, variables in mapping.items():
@@ -72,15 +71,22 @@ def save_checkpoint(bert, prefix):
             values.append(weight.numpy())
     if len(set(names)) != len(names):
         raise ValueError("variable mapping names a checkpoint variable twice")
+    write_checkpoint(dict(zip(names, values)), prefix)
+    return names
+
+
+def write_checkpoint(variables, prefix):
+    """Write {checkpoint variable name: array} as a TF checkpoint at `prefix`, atomically (SaveV2)."""
+    import tensorflow as tf
+    names = list(variables)
     prefix = os.path.abspath(os.fspath(prefix))
     tmp = f"{prefix}.partial-{os.getpid()}"
     tf.raw_ops.SaveV2(prefix=tmp, tensor_names=names, shape_and_slices=[""] * len(names),
-                      tensors=[tf.constant(v) for v in values])
+                      tensors=[tf.constant(variables[name]) for name in names])
     for suffix in (".data-00000-of-00001", ".index"):  # index last: it makes the checkpoint readable
         os.replace(tmp + suffix, prefix + suffix)
     with open(os.path.join(os.path.dirname(prefix), "checkpoint"), "w") as f:
         f.write(f'model_checkpoint_path: "{os.path.basename(prefix)}"\n')
-    return names
 
 
 # 3 ---------------------------------------------------------------------------------------------

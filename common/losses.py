@@ -12,12 +12,6 @@ tau = 0 and b = 0 give the plain loss exactly.
 import numpy as np
 
 
-def log_prior(counts, smoothing=1.0):
-    """log p(y) from label counts (Laplace smoothing keeps unseen classes finite)."""
-    counts = np.asarray(counts, dtype="float64") + smoothing
-    return np.log(counts / counts.sum()).astype("float32")
-
-
 def log_odds(positive, total, smoothing=1.0):
     """log(p / (1 - p)) of each class's positive rate, from positive counts out of `total` decisions."""
     positive = np.asarray(positive, dtype="float64") + smoothing
@@ -52,12 +46,12 @@ def logit_adjusted(loss_fn, offsets, tau):
 
 def from_config(loss_fn, train_cfg, offsets=None):
     """Apply the switches of a [train] config: logit_adjust_tau (needs offsets), then flooding."""
-    tau = float(train_cfg.get("logit_adjust_tau", 0.0))
+    tau = train_cfg.logit_adjust_tau
     if tau:
         if offsets is None:
             raise ValueError("train.logit_adjust_tau is set but this head has no class prior")
         loss_fn = logit_adjusted(loss_fn, offsets, tau)
-    level = float(train_cfg.get("flooding", 0.0))
+    level = train_cfg.flooding
     if level:
         loss_fn = flooded(loss_fn, level)
     return loss_fn

@@ -1,27 +1,67 @@
 """Build a pretrained encoder from a track's [model] config section.
 
 A real checkpoint and the tiny demo checkpoint go through exactly this code. Families:
-bert and roberta (RoBERTa-wwm-ext ships in BERT format), albert, nezha, electra.
+bert and roberta (RoBERTa-wwm-ext ships in BERT format), albert, nezha, electra. `dir` may also be a
+HuggingFace folder (config.json, vocab.txt, model.safetensors) of a BERT: see common/hf.py.
 """
+import json
 import os
 
-FAMILIES = {"bert": "bert", "roberta": "bert", "albert": "albert", "nezha": "nezha", "electra": "electra"}
+from common import hf
+from common.config import FAMILIES, ConfigError, ModelConfig
+
+# bert4keras's name of each family's architecture (RoBERTa-wwm-ext is a BERT checkpoint)
+ARCHITECTURES = {"bert": "bert", "roberta": "bert", "albert": "albert", "nezha": "nezha", "electra": "electra"}
+assert set(ARCHITECTURES) == set(FAMILIES)
 
 _DEFAULT_FILES = {"config_path": "bert_config.json", "checkpoint_path": "bert_model.ckpt",
                   "vocab_path": "vocab.txt"}
 
 
+def checkpoint_config(directory, family="bert", maxlen=512, dropout=0.0, attention_dropout=0.0,
+                      recompute=False):
+    """A [model] section for a checkpoint folder, for tools that take a folder rather than a config."""
+    return ModelConfig(family=family, dir=directory, config_path="", checkpoint_path="", vocab_path="",
+                       maxlen=maxlen, dropout=dropout, attention_dropout=attention_dropout, recompute=recompute)
+
+
+def hf_folder(model_cfg):
+    """`dir` when it is a HuggingFace folder and no explicit config or checkpoint path overrides it."""
+    explicit = model_cfg.config_path or model_cfg.checkpoint_path
+    return model_cfg.dir if model_cfg.dir and not explicit and hf.is_hf_folder(model_cfg.dir) else None
+
+
 def model_paths(model_cfg):
-    """(config_path, checkpoint_path, vocab_path): explicit keys win, else the standard names in `dir`."""
+    """(config_path, checkpoint_path, vocab_path): explicit keys win, else the standard names in `dir`.
+    For a HuggingFace folder the config is its config.json and the checkpoint path is the folder itself."""
+    folder = hf_folder(model_cfg)
+    if folder:
+        return hf.config_file(folder), folder, model_cfg.vocab_path or os.path.join(folder, "vocab.txt")
     paths = []
     for key, default in _DEFAULT_FILES.items():
-        path = model_cfg.get(key) or ""
+        path = getattr(model_cfg, key)
         if not path:
-            if not model_cfg.get("dir"):
-                raise ValueError(f"config [model] needs 'dir' or '{key}'")
-            path = os.path.join(model_cfg["dir"], default)
+            if not model_cfg.dir:
+                raise ConfigError(f"config [model] needs 'dir' or '{key}'")
+            path = os.path.join(model_cfg.dir, default)
         paths.append(path)
     return tuple(paths)
+
+
+def bert_config_path(model_cfg):
+    """The checkpoint's config file (bert_config.json, or a HuggingFace config.json), '' if unnamed."""
+    if not (model_cfg.dir or model_cfg.config_path):
+        return ""
+    return model_paths(model_cfg)[0]
+
+
+def architecture(model_cfg):
+    """The checkpoint's architecture as a Google bert_config.json dict (a HuggingFace config translated)."""
+    folder = hf_folder(model_cfg)
+    if folder:
+        return hf.bert_config(folder)
+    with open(model_paths(model_cfg)[0], encoding="utf-8") as f:
+        return json.load(f)
 
 
 def vocab_path(model_cfg):
@@ -30,6 +70,8 @@ def vocab_path(model_cfg):
 
 def check_files(model_cfg, need_checkpoint=True):
     config_path, checkpoint_path, vocab = model_paths(model_cfg)
+    if hf_folder(model_cfg):
+        return hf.check_folder(checkpoint_path, vocab, need_checkpoint)
     missing = [p for p in (config_path, vocab) if not os.path.isfile(p)]
     if need_checkpoint and not os.path.isfile(checkpoint_path + ".index"):
         missing.append(checkpoint_path + ".index")
@@ -39,36 +81,34 @@ def check_files(model_cfg, need_checkpoint=True):
             + " (set model.dir or model.config_path/checkpoint_path/vocab_path in the track config)")
 
 
-def build_encoder(model_cfg, load_checkpoint=True, return_transformer=False):
+def build_encoder(model_cfg, load_checkpoint=True, **options):
     """Keras model [token_ids, segment_ids] -> last hidden states (batch, seq, hidden).
 
     `load_checkpoint=False` builds the architecture only (predict then loads the trained weights).
+    `options` go to bert4keras's build_transformer_model (e.g. with_mlm=True).
     """
     from common import backend
     backend.setup()
     from bert4keras.models import build_transformer_model
 
-    family = model_cfg.get("family", "bert")
-    if family not in FAMILIES:
-        raise ValueError(f"model.family must be one of {sorted(FAMILIES)}, got {family!r}")
     check_files(model_cfg, need_checkpoint=load_checkpoint)
     config_path, checkpoint_path, _ = model_paths(model_cfg)
-    overrides = {}
-    if model_cfg.get("dropout") is not None:
-        overrides["dropout_rate"] = float(model_cfg["dropout"])
-    if model_cfg.get("attention_dropout") is not None:
-        overrides["attention_dropout_rate"] = float(model_cfg["attention_dropout"])
+    if hf_folder(model_cfg):
+        sources = hf.transformer_sources(checkpoint_path, ARCHITECTURES[model_cfg.family], load_checkpoint)
+    else:
+        sources = {"config_path": config_path, "checkpoint_path": checkpoint_path if load_checkpoint else None}
     transformer = build_transformer_model(
-        config_path=config_path,
-        checkpoint_path=checkpoint_path if load_checkpoint else None,
-        model=FAMILIES[family],
+        **sources,
+        model=ARCHITECTURES[model_cfg.family],
         return_keras_model=False,
-        **overrides,
+        dropout_rate=model_cfg.dropout,
+        attention_dropout_rate=model_cfg.attention_dropout,
+        **options,
     )
-    if model_cfg.get("recompute", False):
+    if model_cfg.recompute:
         from common import recompute
         recompute.enable(transformer.model)
-    return transformer if return_transformer else transformer.model
+    return transformer.model
 
 
 def max_tokens(encoder):

@@ -38,7 +38,6 @@ recall and F1 against the reference segmentation (default: jieba's) as the last 
 """
 import json
 import logging
-import os
 
 import numpy as np
 
@@ -262,34 +261,29 @@ def mlm_head(transformer_model):
     return probs
 
 
-def load(config_path, checkpoint_path, vocab_path, representation="hidden", family="bert", batch_size=128):
-    """A PerturbedMasking on a Google-format checkpoint (with its MLM head when representation="prob").
-    checkpoint_path=None builds the architecture with random weights (load trained ones into it)."""
+def load(model_cfg, representation="hidden", batch_size=128):
+    """A PerturbedMasking on the checkpoint of a [model] section (`common.config.ModelConfig`): a
+    folder via `common.model.checkpoint_config(DIR)`, three explicit paths, or a run's `cfg.model`.
+    Its MLM head is loaded too when representation="prob"."""
     from common import backend
-    backend.setup()
+    tf = backend.setup()
     import keras
-    import tensorflow as tf
-    from bert4keras.models import build_transformer_model
-    from common.model import FAMILIES, check_files, max_tokens
+    from common.config import ConfigError
+    from common.model import build_encoder, max_tokens, vocab_path
     from common.tokenize import OffsetTokenizer
 
-    if family not in FAMILIES:
-        raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {family!r}")
-    check_files({"config_path": config_path, "checkpoint_path": checkpoint_path or "-", "vocab_path": vocab_path},
-                need_checkpoint=checkpoint_path is not None)
     with_mlm = representation == "prob"
-    extra = {"with_mlm": True} if with_mlm else {}  # ELECTRA refuses even with_mlm=False
-    try:
-        transformer = build_transformer_model(config_path, checkpoint_path, model=FAMILIES[family],
-                                              return_keras_model=False, **extra)
-    except tf.errors.NotFoundError as error:
-        raise ValueError(f"{checkpoint_path}: {error.message}"
-                         + ("; representation 'prob' needs a checkpoint with its MLM head "
-                            "(cls/predictions/*); use representation 'hidden'" if with_mlm else "")) from None
-    model = transformer.model
+    try:  # ELECTRA refuses even with_mlm=False: pass it only when needed
+        model = build_encoder(model_cfg, **({"with_mlm": True} if with_mlm else {}))
+    except (tf.errors.NotFoundError, ValueError) as error:
+        if not with_mlm:
+            raise
+        message = error.message if isinstance(error, tf.errors.NotFoundError) else str(error)
+        raise ConfigError(f"{message}: representation 'prob' needs a checkpoint with its MLM head "
+                          "(cls/predictions/*); representation 'hidden' does not") from None
     hidden = model.get_layer("MLM-Dense").input if with_mlm else model.output
     encoder = keras.models.Model(model.inputs, hidden)
-    return PerturbedMasking(encoder, OffsetTokenizer(vocab_path), representation,
+    return PerturbedMasking(encoder, OffsetTokenizer(vocab_path(model_cfg)), representation,
                             mlm_probs=mlm_head(model) if with_mlm else None, batch_size=batch_size,
                             max_tokens=max_tokens(encoder))
 
@@ -323,7 +317,7 @@ def reference_words(path, sentences, input_path):
     with open(path, encoding="utf-8-sig") as f:
         lines = [line.rstrip("\r\n") for line in f]
     if len(lines) != len(sentences):
-        raise ValueError(f"{path} has {len(lines)} lines but {input_path} has {len(sentences)} sentences")
+        raise DataError(path, None, f"{len(lines)} lines, but {input_path} has {len(sentences)} sentences")
     words = [line.split() for line in lines]
     for number, ((at, text), line_words) in enumerate(zip(sentences, words), 1):
         if spelled(line_words) != spelled([text]):
@@ -341,10 +335,12 @@ def jieba_words(texts):
 def main(argv=None):
     from tqdm import tqdm
     from common import cli
+    from common.config import FAMILIES
     from common.io import DataError, write_jsonl
+    from common.model import checkpoint_config
     parser = cli.parser("common.perturbed_masking", __doc__, config=False)
     parser.add_argument("--checkpoint", required=True, metavar="DIR",
-                        help="Google-format BERT folder: bert_config.json, vocab.txt, bert_model.ckpt.*")
+                        help="BERT folder: bert_config.json, vocab.txt, bert_model.ckpt.* (or a HuggingFace folder)")
     parser.add_argument("--input", required=True, help="one sentence per line, or JSON Lines with \"text\"")
     parser.add_argument("--out", help="JSON Lines {text, words, tree} (default: print them)")
     parser.add_argument("--reference", help="reference segmentation, space-separated words per line "
@@ -354,18 +350,17 @@ def main(argv=None):
                              "'hidden'; 'prob' has no default)")
     parser.add_argument("--representation", default="hidden", choices=["hidden", "prob"])
     parser.add_argument("--no-tree", action="store_true", help="segment only (2n-1 masked inputs, not n(n+1)/2)")
-    parser.add_argument("--family", default="bert", help="bert, roberta, albert, nezha or electra")
+    parser.add_argument("--family", default="bert", choices=sorted(FAMILIES))
     parser.add_argument("--batch-size", type=int, default=128)
     args = parser.parse_args(argv)
     if args.threshold is None:
         if args.representation != "hidden":
-            raise ValueError("--threshold is required with --representation prob")
+            parser.error("--threshold is required with --representation prob")
         args.threshold = DEFAULT_THRESHOLD
 
     sentences = read_sentences(args.input)
     gold = reference_words(args.reference, sentences, args.input) if args.reference else None
-    paths = [os.path.join(args.checkpoint, name) for name in ("bert_config.json", "bert_model.ckpt", "vocab.txt")]
-    probe = load(*paths, representation=args.representation, family=args.family, batch_size=args.batch_size)
+    probe = load(checkpoint_config(args.checkpoint, args.family), args.representation, args.batch_size)
     records = []
     for number, text in tqdm(sentences, desc="sentences", disable=None):
         try:

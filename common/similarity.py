@@ -24,7 +24,6 @@ and the means as one JSON object on the last line.
 import json
 import logging
 import os
-from collections.abc import Mapping
 
 import numpy as np
 
@@ -130,15 +129,15 @@ class TokenVectors:
     source="embeddings": the rows of the token-embedding matrix, context-free, as the static word
     vectors WMD and WRD were defined on; for Chinese BERT these are per-character vectors.
 
-    `model` is a checkpoint directory or a [model] config mapping for `common.model.build_encoder`;
-    `TokenVectors.from_encoder` wraps an encoder that is already built (e.g. with trained weights).
+    `model` is a checkpoint folder (Google or HuggingFace format) or a [model] section
+    (`common.config.ModelConfig`, e.g. a run's `cfg.model`); `TokenVectors.from_encoder` wraps an
+    encoder that is already built (e.g. with trained weights).
     """
 
     def __init__(self, model, source="encoder", batch_size=32, family="bert"):
-        from common.model import build_encoder, vocab_path
-        model_cfg = dict(model) if isinstance(model, Mapping) else {"family": family, "dir": os.fspath(model)}
-        encoder = build_encoder(model_cfg, load_checkpoint=True)
-        self._init(encoder, vocab_path(model_cfg), source, batch_size)
+        from common.model import build_encoder, checkpoint_config, vocab_path
+        model_cfg = checkpoint_config(os.fspath(model), family) if isinstance(model, (str, os.PathLike)) else model
+        self._init(build_encoder(model_cfg), vocab_path(model_cfg), source, batch_size)
 
     @classmethod
     def from_encoder(cls, encoder, vocab_path, source="encoder", batch_size=32):
@@ -189,19 +188,21 @@ def read_lines(path):
 
 def main(argv=None):
     from common import cli
+    from common.config import FAMILIES
     parser = cli.parser("common.similarity", __doc__, config=False)
     parser.add_argument("--checkpoint", required=True, metavar="DIR",
-                        help="Google-format BERT folder: bert_config.json, vocab.txt, bert_model.ckpt.*")
-    parser.add_argument("--family", default="bert", help="bert, roberta, albert, nezha or electra")
+                        help="BERT folder: bert_config.json, vocab.txt, bert_model.ckpt.* (or a HuggingFace folder)")
+    parser.add_argument("--family", default="bert", choices=sorted(FAMILIES))
     parser.add_argument("--source", default="encoder", choices=["encoder", "embeddings"],
                         help="last hidden layer (default) or the token embeddings")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("preds", metavar="A.txt", help="one text per line")
     parser.add_argument("refs", metavar="B.txt", help="one text per line, line i compared with line i of A")
     args = parser.parse_args(argv)
+    from common.io import DataError
     preds, refs = read_lines(args.preds), read_lines(args.refs)
     if len(preds) != len(refs):
-        raise ValueError(f"{args.preds} has {len(preds)} lines but {args.refs} has {len(refs)}")
+        raise DataError(args.refs, None, f"{len(refs)} lines, but {args.preds} has {len(preds)}")
     vectors = TokenVectors(args.checkpoint, source=args.source, batch_size=args.batch_size, family=args.family)
     scores = pair_scores(preds, refs, vectors.vectors)
     for number, score in enumerate(scores, 1):

@@ -80,3 +80,37 @@ def write_tiny_checkpoint(out_dir, texts, layers=2, heads=2, intermediate_factor
     bert = build_transformer_model(paths["config_path"], None, with_mlm=with_mlm, return_keras_model=False)
     compat.save_checkpoint(bert, paths["checkpoint_path"])
     return paths
+
+
+def _strings_in(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings_in(item)
+
+
+def sample_texts(folder):
+    """Every string in every JSON / JSON Lines / text file below `folder`: a tiny vocab built from them
+    covers every sample of every track."""
+    texts = []
+    for root, _, files in sorted(os.walk(folder)):
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            with open(path, encoding="utf-8-sig") as f:
+                content = f.read()
+            if name.endswith(".txt"):
+                texts.extend(content.splitlines())
+                continue
+            if not name.endswith((".json", ".jsonl")):
+                continue
+            try:
+                records = [json.loads(content)]
+            except json.JSONDecodeError:
+                records = [json.loads(line) for line in content.splitlines() if line.strip()]
+            for record in records:
+                texts.extend(_strings_in(record))
+    return texts

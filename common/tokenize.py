@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+CACHE_TEXTS = 200_000  # texts kept by encode_cached: the DuIE train set (~171k) fits, memory stays bounded
+
 
 @dataclass
 class Encoding:
@@ -36,17 +38,12 @@ class OffsetTokenizer:
         self.vocab = load_vocab(vocab_path)
         self._bert = Tokenizer(self.vocab, do_lower_case=lower, word_maxlen=word_maxlen)
         self.lower = lower
-        self.inverse = {i: t for t, i in self.vocab.items()}
         missing = [t for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]") if t not in self.vocab]
         if missing:
             raise ValueError(f"{vocab_path}: vocabulary lacks {', '.join(missing)}")
         self.pad_id, self.unk_id = self.vocab["[PAD]"], self.vocab["[UNK]"]
         self.cls_id, self.sep_id = self.vocab["[CLS]"], self.vocab["[SEP]"]
         self._cache = {}
-
-    @property
-    def vocab_size(self):
-        return len(self.vocab)
 
     def _normalise(self, ch):
         if not self.lower:
@@ -99,7 +96,7 @@ class OffsetTokenizer:
         """encode() memoised per text: tracks encode the same text once per epoch and per window."""
         enc = self._cache.get(text)
         if enc is None:
-            if len(self._cache) > 200_000:
+            if len(self._cache) > CACHE_TEXTS:
                 self._cache.clear()
             enc = self._cache[text] = self.encode(text)
         return enc
@@ -140,36 +137,31 @@ def char_to_token_span(offsets, start, end):
     return first, last
 
 
-def token_to_char_span(offsets, first, last):
-    """Character span [start, end) covered by tokens first..last (inclusive)."""
-    return offsets[first][0], offsets[last][1]
-
-
 def is_exact(offsets, first, last, start, end):
     """True when tokens first..last cover exactly the characters [start, end)."""
     return offsets[first][0] == start and offsets[last][1] == end
 
 
-def windows(n_tokens, size, stride):
-    """(start, end) token ranges of windows of at most `size` tokens, one every `stride` tokens,
-    covering [0, n_tokens). Any span of at most size - stride + 1 tokens lies whole in some window.
+def windows(n_tokens, size, step):
+    """(start, end) token ranges of windows of at most `size` tokens, one starting every `step` tokens,
+    covering [0, n_tokens). Any span of at most size - step + 1 tokens lies whole in some window.
     The last window ends at n_tokens."""
-    if size <= 0 or not 0 < stride <= size:
-        raise ValueError(f"need size > 0 and 0 < stride <= size, got size={size}, stride={stride}")
+    if size <= 0 or not 0 < step <= size:
+        raise ValueError(f"need size > 0 and 0 < step <= size, got size={size}, step={step}")
     spans, start = [], 0
     while True:
         end = min(start + size, n_tokens)
         spans.append((start, end))
         if end >= n_tokens:
             return spans
-        start += stride
+        start += step
 
 
-def sentence_windows(n_tokens, maxlen, stride=0):
-    """Windows of a single-sentence input: room for [CLS] and [SEP] in `maxlen`, one every `stride`
-    tokens (0: half a window), covering at least one token."""
+def sentence_windows(n_tokens, maxlen, step=0):
+    """Windows of a single-sentence input: room for [CLS] and [SEP] in `maxlen`, one starting every
+    `step` tokens (0: half a window), covering at least one token."""
     size = max(maxlen - 2, 1)
-    step = min(int(stride), size) if int(stride) else max(size // 2, 1)
+    step = min(step, size) if step else max(size // 2, 1)
     return windows(max(n_tokens, 1), size, step)
 
 

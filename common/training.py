@@ -193,11 +193,11 @@ def train(model, loss, batches, train_cfg, evaluate=None, monitor="f1", mode="ma
     """
     from common import backend
     from common.optim import build_optimizer
-    tf = backend.setup(seed=int(train_cfg.get("seed", 42)))
+    tf = backend.setup(seed=train_cfg.seed)
 
-    out_dir = train_cfg["out_dir"]
+    out_dir = train_cfg.out_dir
     os.makedirs(out_dir, exist_ok=True)
-    epochs = int(train_cfg.get("epochs", 1))
+    epochs = train_cfg.epochs
     optimizer = build_optimizer(train_cfg, total_steps=epochs * len(batches))
     model.compile(loss=loss, optimizer=optimizer)
 

@@ -6,11 +6,12 @@ Head layout of the model output (and of the targets), H heads in all:
     [n_roles + n_links, n_roles + 2 n_links)  tail links (end of a, end of b)
 Positions are window positions: 0 is [CLS], token k of the window is position k + 1.
 """
-import os
 from dataclasses import dataclass, field
 
 from common.io import DataError, SkipCounter, read_jsonl
-from common.tokenize import char_to_token_span, sentence_inputs, sentence_windows
+from common.tokenize import char_to_token_span, is_exact, sentence_inputs, sentence_windows
+
+INEXACT = "arguments without an exact token span"
 
 
 @dataclass
@@ -33,7 +34,6 @@ class Record:
     id: object
     text: str
     events: list        # [] for unlabelled input
-    line: int = 0
 
 
 class Schema:
@@ -116,12 +116,12 @@ def _parse_record(path, line, obj, schema, labelled):
                     raise DataError(path, line, "must be a list of strings", field=f"{at}.alias")
                 parsed.append(Argument(role, start, start + len(value), value, alias))
             events.append(Event(event_type, parsed))
-    return Record(obj["id"], text, events, line)
+    return Record(obj["id"], text, events)
 
 
 def load_records(path, schema, labelled=True, on_error="raise"):
-    """Records of a DuEE file. Bad lines raise a located DataError, or with on_error="skip" are
-    counted and logged; an unlabelled line that has an id is then kept with an empty text, so that
+    """(records, skips) of a DuEE file. Bad lines raise a located DataError, or with on_error="skip"
+    are counted and logged; an unlabelled line that has an id is then kept with an empty text, so that
     predict still writes one line per input."""
     skip = SkipCounter(on_error)
     records = []
@@ -131,10 +131,8 @@ def load_records(path, schema, labelled=True, on_error="raise"):
         except DataError as error:
             skip(error)
             if not labelled and obj.get("id") is not None:
-                records.append(Record(obj["id"], "", [], line))
-    if skip.skipped:
-        print(f"{os.path.basename(path)}: {skip.summary()}", flush=True)
-    return records
+                records.append(Record(obj["id"], "", []))
+    return records, skip
 
 
 # --- windows and targets ----------------------------------------------------------------------
@@ -147,13 +145,18 @@ class Window:
     targets: list       # sorted (head, i, j) positives; [] when unlabelled
 
 
-def record_windows(tokenizer, record, index, schema, maxlen, stride, with_targets=True):
-    """Windows of one record; with targets when the record is labelled."""
+def encode_record(index, record, tokenizer, schema, maxlen, step=0, with_targets=True, lost=None):
+    """Windows of one record; with targets when `with_targets`. `lost` (optional Counter) counts the
+    arguments no token span covers exactly (they decode to a wider or no string)."""
     encoding = tokenizer.encode_cached(record.text)
     spans = [[char_to_token_span(encoding.offsets, a.start, a.end) for a in e.arguments]
              for e in record.events] if with_targets else []
+    if lost is not None:
+        for event, event_spans in zip(record.events if with_targets else [], spans):
+            for arg, span in zip(event.arguments, event_spans):
+                lost[INEXACT] += span is None or not is_exact(encoding.offsets, *span, arg.start, arg.end)
     result = []
-    for start, end in sentence_windows(len(encoding), maxlen, stride):
+    for start, end in sentence_windows(len(encoding), maxlen, step):
         token_ids, _ = tokenizer.wrap(encoding.ids[start:end])
         targets = set()
         for event, event_spans in zip(record.events if with_targets else [], spans):
@@ -174,11 +177,10 @@ def record_windows(tokenizer, record, index, schema, maxlen, stride, with_target
     return result
 
 
-def build_windows(tokenizer, records, schema, maxlen, stride, with_targets=True):
-    out = []
-    for index, record in enumerate(records):
-        out.extend(record_windows(tokenizer, record, index, schema, maxlen, stride, with_targets))
-    return out
+def encode_records(records, tokenizer, schema, maxlen, step=0, with_targets=True, lost=None):
+    """Windows of every record, in record order."""
+    return [window for index, record in enumerate(records)
+            for window in encode_record(index, record, tokenizer, schema, maxlen, step, with_targets, lost)]
 
 
 def collate(windows_batch, n_heads, pad_id=0):
@@ -202,11 +204,7 @@ def gold_arguments(records):
             for k, r in enumerate(records)}
 
 
-def predicted_arguments(event_lists):
-    """Submission event lists in the metric's form, keyed by record index."""
-    return {k: [(e["event_type"], a["role"], a["argument"]) for e in events for a in e["arguments"]]
-            for k, events in enumerate(event_lists)}
-
-
-def submission_rows(records, event_lists):
-    return ({"id": r.id, "event_list": events} for r, events in zip(records, event_lists))
+def predicted_arguments(rows):
+    """Submission rows in the metric's form, keyed by record index."""
+    return {k: [(e["event_type"], a["role"], a["argument"]) for e in row["event_list"] for a in e["arguments"]]
+            for k, row in enumerate(rows)}

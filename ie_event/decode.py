@@ -88,23 +88,21 @@ def events_from_graph(text, nodes, edges, schema):
 
 
 def decode_record(text, window_positives, schema, max_arguments=None):
-    """Events of one text from [(positives, offsets), ...] or [(positives, offsets, scores), ...]
-    of its windows."""
+    """Events of one text from [(positives, offsets, scores or None), ...] of its windows."""
     nodes, edges = set(), set()
-    for positives, offsets, *scores in window_positives:
-        window_nodes, window_edges = window_graph(positives, offsets, schema, scores=scores[0] if scores else None,
+    for positives, offsets, scores in window_positives:
+        window_nodes, window_edges = window_graph(positives, offsets, schema, scores=scores,
                                                   max_arguments=max_arguments)
         nodes |= window_nodes
         edges |= window_edges
     return events_from_graph(text, nodes, edges, schema)
 
 
-def decode_windows(records, windows, positives, schema, scores=None, max_arguments=None):
-    """Event lists of every record, in order, from positives[k] (and scores[k], optional): the
-    positive cells of windows[k]."""
+def decode_windows(records, windows, outputs, schema, max_arguments=None):
+    """Submission rows {"id", "event_list"} of every record, in order; outputs[k] = (positives,
+    scores or None) of windows[k]."""
     per_record = [[] for _ in records]
-    for k, window in enumerate(windows):
-        piece = (positives[k], window.offsets) + ((scores[k],) if scores is not None else ())
-        per_record[window.record].append(piece)
-    return [decode_record(record.text, pieces, schema, max_arguments)
+    for window, (positives, scores) in zip(windows, outputs):
+        per_record[window.record].append((positives, window.offsets, scores))
+    return [{"id": record.id, "event_list": decode_record(record.text, pieces, schema, max_arguments)}
             for record, pieces in zip(records, per_record)]

@@ -1,12 +1,15 @@
-"""Encoder + span and link global pointers, and batched extraction (the loss: common.pointer).
+"""Encoder + span and link global pointers, and in-graph selection of positive cells (the loss:
+common.pointer).
 
 The three heads (argument spans per (type, role), head links, tail links per type) are efficient
 global pointers whose (batch, heads, L, L) logits are concatenated on the heads axis in the layout of
-`data.py`. Extraction thresholds inside the graph and returns only the positive cells, so a batch never
+`data.py`. Inference thresholds inside the graph and returns only the positive cells, so a batch never
 moves a (batch, heads, L, L) array to the host.
 """
-from common.tokenize import sentence_inputs
-from ie_event import data, decode
+
+# Pointer layer k of a run with seed s is initialised from seed s * SEEDS_PER_RUN + k: distinct per
+# layer (an unseeded initializer gives every layer the same values) and per run seed.
+SEEDS_PER_RUN = 10
 
 
 def build_model(model_cfg, schema, load_checkpoint=True, seed=0):
@@ -16,16 +19,23 @@ def build_model(model_cfg, schema, load_checkpoint=True, seed=0):
     from bert4keras.layers import EfficientGlobalPointer
 
     def pointer(index, heads, name, rope):
-        # a seeded initializer per layer: unseeded ones give every layer the same initial values
-        init = keras.initializers.LecunNormal(seed=seed * 10 + index)
-        return EfficientGlobalPointer(heads, int(model_cfg.get("head_size", 64)), RoPE=rope,
-                                      kernel_initializer=init, name=name)(encoder.output)
+        init = keras.initializers.LecunNormal(seed=seed * SEEDS_PER_RUN + index)
+        return EfficientGlobalPointer(heads, model_cfg.head_size, RoPE=rope, kernel_initializer=init,
+                                      name=name)(encoder.output)
 
     spans = pointer(0, len(schema.roles), "argument_spans", True)
     heads = pointer(1, schema.n_links, "head_links", False)
     tails = pointer(2, schema.n_links, "tail_links", False)
     output = keras.layers.Concatenate(axis=1, name="all_heads")([spans, heads, tails])
     return keras.Model(encoder.inputs, output)
+
+
+def build_loss(train_cfg, windows, n_heads):
+    """The sparse pointer loss with the [train] switches (logit adjustment by each head's prior)."""
+    from common.losses import from_config
+    from common.pointer import sparse_pointer_loss
+    from ie_event.data import head_log_odds
+    return from_config(sparse_pointer_loss, train_cfg, offsets=head_log_odds(windows, n_heads))
 
 
 def positive_cells(model, threshold):
@@ -44,22 +54,3 @@ def positive_cells(model, threshold):
         return where.numpy(), scores.numpy()
 
     return run
-
-
-def extract(model, tokenizer, schema, records, maxlen, stride, batch_size=16, threshold=0.0,
-            cells=None, max_arguments=64):
-    """Submission event lists for `records`, in order. Windows of all texts are sorted by length and
-    batched, so padding is small and every model call is a full batch."""
-    cells = cells or positive_cells(model, threshold)
-    windows = data.build_windows(tokenizer, records, schema, maxlen, stride, with_targets=False)
-    order = sorted(range(len(windows)), key=lambda k: len(windows[k].token_ids))
-    found = [([], []) for _ in windows]
-    for at in range(0, len(order), batch_size):
-        batch = [windows[k] for k in order[at:at + batch_size]]
-        where, scores = cells(*sentence_inputs([w.token_ids for w in batch], tokenizer.pad_id))
-        for (b, head, i, j), score in zip(where.tolist(), scores.tolist()):
-            positives, window_scores = found[order[at + b]]
-            positives.append((head, i, j))
-            window_scores.append(score)
-    return decode.decode_windows(records, windows, [positives for positives, _ in found], schema,
-                                 scores=[scores for _, scores in found], max_arguments=max_arguments)

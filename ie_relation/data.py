@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from common.io import DataError, SkipCounter, read_jsonl
 from common.tokenize import char_to_token_span, find_all, is_exact, sentence_windows
 
-SUBJECT, OBJECT = 0, 1
+SUBJECT, OBJECT = 0, 1   # the entity channels
+N_ENTITY_CHANNELS = 2    # link channels follow them
 MAIN = "@value"
 
 
@@ -43,13 +44,13 @@ class Schema:
 
     @property
     def n_channels(self):
-        return 2 + 2 * len(self.links)
+        return N_ENTITY_CHANNELS + 2 * len(self.links)
 
     def head_channel(self, link):
-        return 2 + self.link_index[link]
+        return N_ENTITY_CHANNELS + self.link_index[link]
 
     def tail_channel(self, link):
-        return 2 + len(self.links) + self.link_index[link]
+        return N_ENTITY_CHANNELS + len(self.links) + self.link_index[link]
 
     def subject_type(self, predicate):
         return self.entries[predicate]["subject_type"]
@@ -158,15 +159,19 @@ def exact_spans(text, value, offsets):
     return spans
 
 
-def encode_record(index, record, tokenizer, schema, maxlen, stride=0, with_targets=True, lost=None):
+UNALIGNED = "values without an exact token span"
+NO_WINDOW = "SPOs in no window whole"
+
+
+def encode_record(index, record, tokenizer, schema, maxlen, step=0, with_targets=True, lost=None):
     """One record -> its windows (with targets when `with_targets`).
 
-    `lost` (optional dict) counts what the targets cannot express: "unaligned" values (no exact token
-    span anywhere), "no_window" SPOs that fit no window whole.
+    `lost` (optional Counter) counts what the targets cannot express: values with no exact token span
+    anywhere (UNALIGNED), SPOs that fit no window whole (NO_WINDOW).
     """
     text = record["text"]
     encoding = tokenizer.encode_cached(text)
-    ranges = sentence_windows(len(encoding), maxlen, stride)
+    ranges = sentence_windows(len(encoding), maxlen, step)
     spans = {}
     if with_targets:
         for spo in record["spo_list"]:
@@ -174,7 +179,7 @@ def encode_record(index, record, tokenizer, schema, maxlen, stride=0, with_targe
                 if value not in spans:
                     spans[value] = exact_spans(text, value, encoding.offsets)
                     if not spans[value] and lost is not None:
-                        lost["unaligned"] = lost.get("unaligned", 0) + 1
+                        lost[UNALIGNED] += 1
     result, placed = [], set()
     for start, end in ranges:
         window = Window(index, tokenizer.wrap(encoding.ids[start:end])[0], encoding.offsets[start:end])
@@ -182,8 +187,7 @@ def encode_record(index, record, tokenizer, schema, maxlen, stride=0, with_targe
             window.targets = window_targets(record, spans, schema, start, end, placed)
         result.append(window)
     if lost is not None and with_targets:
-        unplaced = len(record["spo_list"]) - len(placed)
-        lost["no_window"] = lost.get("no_window", 0) + unplaced
+        lost[NO_WINDOW] += len(record["spo_list"]) - len(placed)
     return result
 
 
@@ -220,7 +224,7 @@ def collate_targets(windows, n_channels):
     return sparse_targets([window.targets for window in windows], n_channels)
 
 
-def encode_all(records, tokenizer, schema, maxlen, stride=0, with_targets=True, lost=None):
+def encode_records(records, tokenizer, schema, maxlen, step=0, with_targets=True, lost=None):
     """Windows of every record, in record order."""
     return [window for i, record in enumerate(records)
-            for window in encode_record(i, record, tokenizer, schema, maxlen, stride, with_targets, lost)]
+            for window in encode_record(i, record, tokenizer, schema, maxlen, step, with_targets, lost)]

@@ -9,18 +9,29 @@ values yields one SPO per value (a product over the slots). Model positions map 
 through the window's token offsets, so every string is a slice of the original text.
 Windows of one record are merged by set union.
 
-numpy only; the model is passed in (no TensorFlow import here).
+numpy only (no TensorFlow import here); the model is run by ie_relation.track.
 """
 import itertools
 from collections import defaultdict
 
 import numpy as np
 
-from common.tokenize import sentence_inputs
-from ie_relation.data import MAIN, OBJECT, SUBJECT
+from ie_relation.data import MAIN, N_ENTITY_CHANNELS, OBJECT, SUBJECT
 
 
-def window_cells(scores, max_spans=64, entity_threshold=0.0, link_threshold=0.0):
+PERFECT, ABSENT = 1.0, -1.0  # an oracle's logits on target cells and everywhere else
+
+
+def perfect_scores(window, n_channels):
+    """The dense scores a perfect model gives a window: its target cells above 0, all others below."""
+    size = len(window)
+    scores = np.full((n_channels, size, size), ABSENT, dtype="float32")
+    for channel, head, tail in window.targets:
+        scores[channel, head, tail] = PERFECT
+    return scores
+
+
+def window_cells(scores, max_spans, entity_threshold=0.0, link_threshold=0.0):
     """Dense scores (channels, L, L) of one window -> (entities, links), sets of (channel, a, b) cells.
 
     Entities: the cells of channels 0/1 above threshold, at most `max_spans` per channel (best first).
@@ -35,10 +46,10 @@ def window_cells(scores, max_spans=64, entity_threshold=0.0, link_threshold=0.0)
             best = np.argsort(-scores[channel, heads, tails], kind="stable")[:max_spans]
             heads, tails = heads[best], tails[best]
         entities.update((channel, int(h), int(t)) for h, t in zip(heads, tails))
-    n_links = (scores.shape[0] - 2) // 2
+    n_links = (scores.shape[0] - N_ENTITY_CHANNELS) // 2
     links = set()
-    for first, positions in ((2, sorted({h for _, h, _ in entities})),
-                             (2 + n_links, sorted({t for _, _, t in entities}))):
+    for first, positions in ((N_ENTITY_CHANNELS, sorted({h for _, h, _ in entities})),
+                             (N_ENTITY_CHANNELS + n_links, sorted({t for _, _, t in entities}))):
         if not positions:
             continue
         index = np.asarray(positions)
@@ -48,7 +59,7 @@ def window_cells(scores, max_spans=64, entity_threshold=0.0, link_threshold=0.0)
     return entities, links
 
 
-def decode_window(entities, links, schema, n_positions, max_spos=256):
+def decode_window(entities, links, schema, n_positions, max_spos):
     """Cells of one window -> [(predicate, subject span, {slot: span})], spans as model positions.
     Spans touching [CLS], [SEP] or padding (outside 1..n_positions) are dropped. At most `max_spos`
     SPOs per window (real sentences hold a few dozen at most; an untrained model linking everything
@@ -63,7 +74,7 @@ def decode_window(entities, links, schema, n_positions, max_spos=256):
             (subjects if channel == SUBJECT else objects)[h].append((h, t))
     heads, tails = defaultdict(set), defaultdict(set)  # channel -> {(a, b)}
     for channel, a, b in links:
-        (heads if channel < 2 + schema.n_links else tails)[channel].add((a, b))
+        (heads if channel < N_ENTITY_CHANNELS + schema.n_links else tails)[channel].add((a, b))
 
     def linked(link, a, b):
         return ((a[0], b[0]) in heads.get(schema.head_channel(link), ())
@@ -111,25 +122,13 @@ def to_record(text, spo_tuples, schema):
     return {"text": text, "spo_list": spo_list}
 
 
-def merge(records, windows, window_cells_list, schema):
+def merge(records, windows, window_cells_list, schema, max_spos):
     """Decoded cells of every window -> one submission line per record, in record order; the SPOs
     of a record's windows are united, in first-seen order."""
     found = [dict() for _ in records]
     for window, (entities, links) in zip(windows, window_cells_list):
         text = records[window.record]["text"]
-        for spo in to_strings(window, text, decode_window(entities, links, schema, len(window.offsets))):
+        spos = decode_window(entities, links, schema, len(window.offsets), max_spos)
+        for spo in to_strings(window, text, spos):
             found[window.record][spo] = None
     return [to_record(r["text"], list(spos), schema) for r, spos in zip(records, found)]
-
-
-def predict_records(model, records, windows, schema, batch_size=32, entity_threshold=0.0,
-                    link_threshold=0.0, max_spans=64):
-    """Run `model` over all windows (batched, longest first so padding stays small), keep only the
-    cells `window_cells` selects from each scored window, then decode and merge them."""
-    ordered = sorted(windows, key=lambda w: -len(w))
-    cells = []
-    for i in range(0, len(ordered), batch_size):
-        chunk = ordered[i:i + batch_size]
-        scores = np.asarray(model.predict_on_batch(sentence_inputs([w.token_ids for w in chunk])))
-        cells += [window_cells(s, max_spans, entity_threshold, link_threshold) for s in scores]
-    return merge(records, ordered, cells, schema)

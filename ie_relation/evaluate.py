@@ -3,21 +3,10 @@
 PRED is a JSON Lines file or a zip of one (as submitted). Prints {"precision", "recall", "f1"} as the
 last line; a malformed file is rejected with the file, line and problem (exit status 1).
 """
-import json
+from common import cli, commands
+from ie_relation.track import IERelation
 
-from common import cli
-
-
-def main(argv=None):
-    parser = cli.parser("ie_relation.evaluate", __doc__, config=False)
-    parser.add_argument("gold", help="labelled JSON Lines file")
-    parser.add_argument("pred", help="predictions: JSON Lines file or zip")
-    args = parser.parse_args(argv)
-    from ie_relation import metric
-    result = metric.score(metric.load_submission(args.gold), metric.load_submission(args.pred))
-    print(json.dumps(result))
-    return result
-
+main = commands.command("evaluate", IERelation, __doc__)
 
 if __name__ == "__main__":
     cli.run(main)

@@ -27,19 +27,16 @@ class Question:
 
 @dataclass
 class Window:
+    record: int         # index of the question
     token_ids: list
     segment_ids: list
+    offsets: list       # (start, end) character span of every context token (shared by the question's windows)
     first_token: int    # index, among the context tokens, of the window's first context token
     n_tokens: int       # context tokens in the window
     context_pos: int    # position of the first context token in the sequence
     target: tuple       # (start, end) sequence positions of the answer, or (NO_ANSWER, NO_ANSWER)
 
-
-@dataclass
-class Encoded:
-    question: Question
-    offsets: list       # (start, end) character span of every context token
-    windows: list
+UNREACHABLE = "answers in no window whole"
 
 
 def _string(obj, key, path, where):
@@ -134,18 +131,12 @@ def gold_answers(questions):
     return {q.qid: [text for text, _ in q.answers] for q in questions}
 
 
-def texts(path):
-    """Every question and context of a file (answers are parts of contexts): to build a vocabulary."""
-    questions, _ = load(path, with_answers=False)
-    return [s for q in questions for s in (q.question, q.context)]
-
-
 # Windows and targets -------------------------------------------------------------------------------
 
-def window_stride(window_size, doc_stride, max_answer_len):
-    """Step between window starts: the configured doc_stride, but small enough that any answer of up
-    to max_answer_len tokens lies whole in some window (windows overlap by >= max_answer_len - 1)."""
-    return max(1, min(doc_stride, window_size - max_answer_len + 1))
+def window_step(window_size, step, max_answer_len):
+    """Step between window starts: the configured step, but small enough that any answer of up to
+    max_answer_len tokens lies whole in some window (windows overlap by >= max_answer_len - 1)."""
+    return max(1, min(step, window_size - max_answer_len + 1))
 
 
 def answer_span(offsets, text, starts):
@@ -158,30 +149,37 @@ def answer_span(offsets, text, starts):
     return spans[0] if spans else None
 
 
-def encode(tokenizer, question, maxlen, doc_stride, max_question_len, max_answer_len):
-    """Question -> Encoded: its windows with training targets for the first gold answer."""
+def encode_question(index, question, tokenizer, maxlen, step, max_question_len, max_answer_len,
+                    with_targets=True, lost=None):
+    """One question -> its windows, with the training target of its first gold answer."""
     question_ids = tokenizer.encode_cached(question.question).ids
     # a question keeps at most half the sequence, so a window always has room
     question_ids = question_ids[:max(1, min(max_question_len, maxlen // 2))]
     context = tokenizer.encode_cached(question.context)
     window_size = maxlen - len(question_ids) - 3
-    answer_tokens = answer_span(context.offsets, *question.answers[0]) if question.answers else None
-    stride = window_stride(window_size, doc_stride, max_answer_len)
+    answer_tokens = None
+    if with_targets and question.answers:
+        answer_tokens = answer_span(context.offsets, *question.answers[0])
     out = []
-    for first, last in windows(max(len(context), 1), window_size, stride):
+    for first, last in windows(max(len(context), 1), window_size, window_step(window_size, step, max_answer_len)):
         last = min(last, len(context))
         token_ids, segment_ids = tokenizer.wrap(question_ids, context.ids[first:last])
         context_pos = len(question_ids) + 2
         target = (NO_ANSWER, NO_ANSWER)
         if answer_tokens and first <= answer_tokens[0] and answer_tokens[1] < last:
             target = (context_pos + answer_tokens[0] - first, context_pos + answer_tokens[1] - first)
-        out.append(Window(token_ids, segment_ids, first, last - first, context_pos, target))
-    return Encoded(question, context.offsets, out)
+        out.append(Window(index, token_ids, segment_ids, context.offsets, first, last - first, context_pos, target))
+    if with_targets and lost is not None:
+        lost[UNREACHABLE] += all(w.target == (NO_ANSWER, NO_ANSWER) for w in out)
+    return out
 
 
-def encode_all(tokenizer, questions, data_cfg, maxlen):
-    return [encode(tokenizer, q, maxlen, int(data_cfg.doc_stride), int(data_cfg.max_question_len),
-                   int(data_cfg.max_answer_len)) for q in questions]
+def encode_records(questions, tokenizer, maxlen, step, max_question_len, max_answer_len, with_targets=True,
+                   lost=None):
+    """Windows of every question, in question order."""
+    return [window for index, question in enumerate(questions)
+            for window in encode_question(index, question, tokenizer, maxlen, step, max_question_len,
+                                          max_answer_len, with_targets, lost)]
 
 
 def collate(batch):

@@ -38,31 +38,23 @@ def window_scores(window, logits):
     return start[1:], end[1:]
 
 
-def decode(encoded, window_logits, max_answer_len):
-    """Answer text of one question from the logits of each of its windows."""
-    best = (-np.inf, None, None)
-    for window, logits in zip(encoded.windows, window_logits):
+def decode(questions, windows, window_logits, max_answer_len):
+    """[(qid, answer text)] of every question, in order, from the logits of each window."""
+    best = [(-np.inf, None, None, None) for _ in questions]
+    for window, logits in zip(windows, window_logits):
         if window.n_tokens == 0:
             continue
         score, first, last = best_span(*window_scores(window, logits), max_answer_len)
-        if score > best[0]:
-            best = (score, window.first_token + first, window.first_token + last)
-    if best[1] is None:  # empty context
-        return ""
-    start, end = encoded.offsets[best[1]][0], encoded.offsets[best[2]][1]
-    return encoded.question.context[start:end]
-
-
-def decode_all(encoded_questions, logits, max_answer_len):
-    """{qid: answer}; `logits` holds one (sequence, 2) array per window, questions in order."""
-    answers, at = {}, 0
-    for encoded in encoded_questions:
-        n = len(encoded.windows)
-        answers[encoded.question.qid] = decode(encoded, logits[at:at + n], max_answer_len)
-        at += n
-    if at != len(logits):
-        raise ValueError(f"{len(logits)} window logits for {at} windows")
-    return answers
+        if score > best[window.record][0]:
+            best[window.record] = (score, window, window.first_token + first, window.first_token + last)
+    rows = []
+    for question, found in zip(questions, best):
+        answer = ""  # an empty context has no span
+        if found[1] is not None:
+            _, window, first, last = found
+            answer = question.context[window.offsets[first][0]:window.offsets[last][1]]
+        rows.append((question.qid, answer))
+    return rows
 
 
 def perfect_logits(window):

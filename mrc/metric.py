@@ -5,6 +5,7 @@ split into tokens (each CJK character and "=" alone, every other run of characte
 F1 from the longest common *contiguous* run of tokens, best over the gold answers; EM on the
 normalised strings. A question without a prediction scores 0 and counts as skipped.
 """
+from common.text import longest_common_run
 
 # Deleted by normalisation. Spaces, ASCII . ? ! and digits are kept, as in the official script.
 # (The official list also holds the two-character string "……", which never equals one character.)
@@ -37,19 +38,6 @@ def tokenize(text):
     if run:
         tokens.append(run)
     return tokens
-
-
-def longest_common_run(a, b):
-    """Length of the longest common contiguous run of two token lists."""
-    best, previous = 0, [0] * (len(b) + 1)
-    for x in a:
-        current = [0] * (len(b) + 1)
-        for j, y in enumerate(b):
-            if x == y:
-                current[j + 1] = previous[j] + 1
-                best = max(best, current[j + 1])
-        previous = current
-    return best
 
 
 def f1_score(golds, prediction):
@@ -88,3 +76,22 @@ def official_format(scores):
     """As the organisers' script prints it: F1 and EM as strings with 3 decimals."""
     return {"F1": f"{scores['F1']:.3f}", "EM": f"{scores['EM']:.3f}", "TOTAL": scores["TOTAL"],
             "SKIP": scores["SKIP"]}
+
+
+def read_predictions(path):
+    """A submission {qid: answer}, checked."""
+    from common.io import DataError, read_json
+    predictions = read_json(path)
+    if not isinstance(predictions, dict):
+        raise DataError(path, None, "expected one JSON object {qid: answer}")
+    for qid, answer in predictions.items():
+        if not isinstance(answer, str):
+            raise DataError(path, None, f"answer of question {qid!r} is {type(answer).__name__}, not a string")
+    return predictions
+
+
+def evaluate_files(gold_path, pred_path):
+    """The official metric of a submission file against a SQuAD-style gold file."""
+    from mrc import data
+    questions, _ = data.load(gold_path, locate=False)
+    return evaluate(data.gold_answers(questions), read_predictions(pred_path))

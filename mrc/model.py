@@ -4,10 +4,6 @@ Candidates are the context tokens (segment 1 without its closing [SEP]) and [CLS
 for "the answer is not in this window". Everything else gets a very low logit, so the softmax of
 the loss runs over the window's candidates only.
 """
-import numpy as np
-
-from common.tokenize import pad
-
 MASKED = -1e9
 
 
@@ -42,15 +38,7 @@ def span_loss(y_true, y_pred):
     return (start + end) / 2
 
 
-def predict_windows(model, windows, batch_size):
-    """(sequence, 2) logits of every window, in order. Windows of similar length are batched
-    together (sorted by length) so little time goes into padding."""
-    order = sorted(range(len(windows)), key=lambda i: len(windows[i].token_ids))
-    out = [None] * len(windows)
-    for at in range(0, len(order), batch_size):
-        chunk = [windows[i] for i in order[at:at + batch_size]]
-        inputs = [pad([w.token_ids for w in chunk]), pad([w.segment_ids for w in chunk])]
-        logits = np.asarray(model.predict_on_batch(inputs))
-        for i, w, row in zip(order[at:at + batch_size], chunk, logits):
-            out[i] = row[:len(w.token_ids)]
-    return out
+def build_loss(train_cfg):
+    """The span loss with the [train] switches (no class prior: logit adjustment is refused)."""
+    from common.losses import from_config
+    return from_config(span_loss, train_cfg)

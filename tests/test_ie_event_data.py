@@ -18,14 +18,9 @@ def schema():
 
 
 @pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory, tf):
-    from common.tiny_bert import write_vocab
+def tokenizer(sample_vocab, tf):
     from common.tokenize import OffsetTokenizer
-    texts = [json.loads(line)["text"] for name in ("train.json", "dev.json", "test1.json")
-             for line in open(os.path.join(SAMPLES, name), encoding="utf-8")]
-    path = tmp_path_factory.mktemp("ie_event_vocab") / "vocab.txt"
-    write_vocab(path, texts)
-    return OffsetTokenizer(str(path))
+    return OffsetTokenizer(sample_vocab)
 
 
 def _line(text="湖人击败勇士", event_type=W, role="胜者", argument="湖人", start=0, **extra):
@@ -58,15 +53,15 @@ def test_bad_json_is_located_or_skipped(tmp_path, schema):
     path = _file(tmp_path, _line(), "{not json", _line(role="冠军"), _line(text="快船击败湖人", argument="快船"))
     with pytest.raises(DataError, match="line 2: not valid JSON"):
         data.load_records(path, schema)
-    records = data.load_records(path, schema, on_error="skip")
-    assert [r.text for r in records] == ["湖人击败勇士", "快船击败湖人"]
+    records, skips = data.load_records(path, schema, on_error="skip")
+    assert [r.text for r in records] == ["湖人击败勇士", "快船击败湖人"] and len(skips.skipped) == 2
 
 
 def test_unlabelled_skip_keeps_one_record_per_id(tmp_path, schema):
     path = _file(tmp_path, '{"id": "t1", "text": "湖人击败勇士"}', '{"id": "t2"}', '{"id": 3, "text": "x"}')
     with pytest.raises(DataError, match="line 2: field 'text'"):
         data.load_records(path, schema, labelled=False)
-    records = data.load_records(path, schema, labelled=False, on_error="skip")
+    records, _ = data.load_records(path, schema, labelled=False, on_error="skip")
     assert [(r.id, r.text) for r in records] == [("t1", "湖人击败勇士"), ("t2", ""), (3, "x")]
 
 
@@ -84,7 +79,7 @@ def test_samples_hold_the_hard_cases(schema, tokenizer):
     """The sample set exercises what a one-label-per-character tagger cannot: nested, crossing,
     one string in two roles, two events of one type, and texts longer than 64 tokens."""
     records = [r for name in ("train.json", "dev.json")
-               for r in data.load_records(os.path.join(SAMPLES, name), schema)]
+               for r in data.load_records(os.path.join(SAMPLES, name), schema)[0]]
     nested = crossing = two_roles = same_type_twice = 0
     for record in records:
         spans = {}
@@ -103,7 +98,7 @@ def test_samples_hold_the_hard_cases(schema, tokenizer):
         same_type_twice += len(types) != len(set(types))
     long_texts = sum(len(tokenizer.encode(r.text)) > 64 for r in records)
     assert len(records) >= 80 and nested and crossing and two_roles and same_type_twice and long_texts >= 2
-    test = data.load_records(os.path.join(SAMPLES, "test1.json"), schema, labelled=False)
+    test, _ = data.load_records(os.path.join(SAMPLES, "test1.json"), schema, labelled=False)
     assert len(test) >= 20
 
 
@@ -112,7 +107,7 @@ def test_targets_of_nested_spans_and_links(schema, tokenizer):
     record = data.Record("r", text, [data.Event(W, [
         data.Argument("时间", 0, 5, "2019年"), data.Argument("赛事名称", 0, 11, "2019年NBA总决赛"),
         data.Argument("胜者", 12, 15, "猛龙队")])])
-    (window,) = data.record_windows(tokenizer, record, 0, schema, maxlen=64, stride=0)
+    (window,) = data.encode_record(0, record, tokenizer, schema, maxlen=64)
     tokens = tokenizer.encode(text).tokens
     assert tokens[:7] == ["2019", "年", "nba", "总", "决", "赛", "，"]
     time_, name, winner = (schema.role_head[W, r] for r in ("时间", "赛事名称", "胜者"))
@@ -126,7 +121,7 @@ def test_targets_of_nested_spans_and_links(schema, tokenizer):
 def test_long_text_windows_and_collate(schema, tokenizer):
     text = "，".join(["湖人击败勇士"] * 12)
     record = data.Record("r", text, [data.Event(W, [data.Argument("胜者", 63, 65, "湖人")])])
-    windows = data.record_windows(tokenizer, record, 0, schema, maxlen=24, stride=0)
+    windows = data.encode_record(0, record, tokenizer, schema, maxlen=24)
     assert len(windows) > 3 and all(len(w.token_ids) <= 24 for w in windows)
     holding = [w for w in windows if w.targets]
     assert len(holding) == 2  # the argument lies whole in two overlapping windows

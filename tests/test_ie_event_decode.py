@@ -8,18 +8,12 @@ from ie_event import data, decode, oracle
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(ROOT, "data", "samples", "ie_event")
-CONFIG = os.path.join(ROOT, "ie_event", "config.toml")
 W, LAY = "竞赛行为-胜负", "组织关系-裁员"
 
 
 @pytest.fixture(scope="module")
-def vocab(tmp_path_factory):
-    from common.tiny_bert import write_vocab
-    texts = [json.loads(line)["text"] for name in ("train.json", "dev.json", "test1.json")
-             for line in open(os.path.join(SAMPLES, name), encoding="utf-8")]
-    path = tmp_path_factory.mktemp("ie_event_decode") / "vocab.txt"
-    write_vocab(path, texts)
-    return str(path)
+def vocab(sample_vocab):
+    return sample_vocab
 
 
 def test_maximal_cliques():
@@ -38,7 +32,7 @@ def test_two_events_of_one_type_share_an_argument():
     for a, b in [((1, 2), (3, 4)), ((1, 2), (7, 8)), ((3, 4), (7, 8)),
                  ((1, 2), (10, 11)), ((1, 2), (14, 15)), ((10, 11), (14, 15))]:
         cells += [(head, a[0], b[0]), (tail, a[1], b[1])]
-    events = decode.decode_record(text, [(cells, offsets)], schema)
+    events = decode.decode_record(text, [(cells, offsets, None)], schema)
     assert events == [
         {"event_type": W, "arguments": [{"role": "时间", "argument": "昨晚"}, {"role": "胜者", "argument": "猛龙"},
                                         {"role": "败者", "argument": "雄鹿"}]},
@@ -50,7 +44,7 @@ def test_cells_outside_the_text_are_ignored():
     schema = data.Schema({W: ["胜者"]})
     offsets = [(0, 1), (1, 2)]
     # [CLS] (0), past the last token (3), and end before start are not spans
-    events = decode.decode_record("湖人", [([(0, 0, 0), (0, 1, 3), (0, 2, 1), (0, 1, 2)], offsets)], schema)
+    events = decode.decode_record("湖人", [([(0, 0, 0), (0, 1, 3), (0, 2, 1), (0, 1, 2)], offsets, None)], schema)
     assert events == [{"event_type": W, "arguments": [{"role": "胜者", "argument": "湖人"}]}]
 
 
@@ -61,7 +55,7 @@ def test_oracle_round_trip_on_samples_is_perfect(tmp_path, vocab, capsys, maxlen
     for name in ("train.json", "dev.json"):
         out = tmp_path / f"oracle_{name}"
         result = oracle.main(["--gold", os.path.join(SAMPLES, name), "--out", str(out), "--vocab", vocab,
-                              "--config", CONFIG, f"data.dir={SAMPLES}", f"model.maxlen={maxlen}"])
+                              f"data.dir={SAMPLES}", f"model.maxlen={maxlen}"])
         assert result == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
         assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
         gold_ids = [json.loads(line)["id"] for line in open(os.path.join(SAMPLES, name), encoding="utf-8")]
@@ -71,7 +65,7 @@ def test_oracle_round_trip_on_samples_is_perfect(tmp_path, vocab, capsys, maxlen
 def test_oracle_keeps_two_layoffs_in_one_sentence_apart(tmp_path, vocab):
     out = tmp_path / "oracle.json"
     oracle.main(["--gold", os.path.join(SAMPLES, "train.json"), "--out", str(out), "--vocab", vocab,
-                 "--config", CONFIG, f"data.dir={SAMPLES}"])
+                 f"data.dir={SAMPLES}"])
     rows = {r["id"]: r for r in map(json.loads, open(out, encoding="utf-8"))}
     (row,) = [r for r in rows.values() if any(a["argument"] == "惠普公司" for e in r["event_list"]
                                                for a in e["arguments"])]

@@ -92,4 +92,4 @@ def test_bad_submission_names_file_line_and_field(tmp_path):
         metric.evaluate_files(gold, str(pred))
     pred.write_text('{"id": 1, "event_list": []}\nnot json\n')
     with pytest.raises(SystemExit, match="^error: .*pred.json, line 2"):
-        cli.run(lambda: evaluate.main([gold, str(pred)]))
+        cli.run(evaluate.main, [gold, str(pred)])

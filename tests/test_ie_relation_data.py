@@ -1,12 +1,13 @@
 """Schema, validated loading (located errors / counted skips), windows and sparse targets."""
 import json
 import os
+from collections import Counter
 
 import numpy as np
 import pytest
 
 from common.io import DataError
-from ie_relation.data import (MAIN, OBJECT, SUBJECT, collate_targets, encode_record, load_records,
+from ie_relation.data import (MAIN, NO_WINDOW, OBJECT, SUBJECT, collate_targets, encode_record, load_records,
                               load_schema)
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "samples",
@@ -74,12 +75,9 @@ def test_bad_line_is_located_or_counted(tmp_path, schema, bad, field, message):
 
 
 @pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory, tf):
-    from common.tiny_bert import write_vocab
+def tokenizer(sample_vocab, tf):
     from common.tokenize import OffsetTokenizer
-    path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
-    write_vocab(path, ["《白鹭》的导演是林知远，主演沈青禾和周慕白。 Mike Chen 2019年"])
-    return OffsetTokenizer(str(path))
+    return OffsetTokenizer(sample_vocab)
 
 
 def test_targets_mark_every_spo_of_a_shared_subject_and_predicate(schema, tokenizer):
@@ -106,10 +104,10 @@ def test_long_text_windows_keep_only_whole_spos(schema, tokenizer):
     record = {"text": text, "spo_list": [
         {"predicate": "导演", "subject": "白鹭", "object": {"@value": "林知远"}},
         {"predicate": "主演", "subject": "白鹭", "object": {"@value": "沈青禾"}}]}
-    lost = {}
+    lost = Counter()
     windows = encode_record(0, record, tokenizer, schema, maxlen=32, lost=lost)
     assert len(windows) > 1 and all(len(w) <= 32 for w in windows)
-    assert lost["no_window"] == 1  # 主演 spans 50 characters, more than a 30-token window
+    assert lost == {NO_WINDOW: 1}  # 主演 spans 50 characters, more than a 30-token window
     director = schema.head_channel(("导演", MAIN, "subject"))
     actor = schema.head_channel(("主演", MAIN, "subject"))
     assert any(c == director for w in windows for c, _, _ in w.targets)

@@ -133,5 +133,5 @@ def test_command_line_rejects_malformed_file(tmp_path):
     gold = write(tmp_path / "dev.json", [line("t")])
     bad = write(tmp_path / "bad.json", None, '{"text": "t", "spo_list": [1]}\n')
     with pytest.raises(SystemExit) as exit_:
-        cli.run(lambda: evaluate.main([gold, bad]))
+        cli.run(evaluate.main, [gold, bad])
     assert str(exit_.value).startswith("error: ") and "bad.json, line 1" in str(exit_.value) and "spo_list[0]" in str(exit_.value)

@@ -4,8 +4,9 @@ import os
 
 import pytest
 
+from conftest import make_track
 from ie_relation import metric
-from ie_relation.data import MAIN, OBJECT, SUBJECT, load_records, load_schema
+from ie_relation.data import MAIN, NO_WINDOW, OBJECT, SUBJECT, load_schema
 from ie_relation.decode import decode_window
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "samples",
@@ -17,44 +18,36 @@ def schema():
     return load_schema(os.path.join(SAMPLES, "schema.json"))
 
 
-@pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory, tf):
-    from common.tiny_bert import write_vocab
-    from common.tokenize import OffsetTokenizer
-    texts = [json.loads(line)["text"] for name in ("train", "dev", "test")
-             for line in open(os.path.join(SAMPLES, f"{name}.json"), encoding="utf-8")]
-    path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
-    write_vocab(path, texts)
-    return OffsetTokenizer(str(path))
+def sample_track(sample_vocab, *overrides):
+    return make_track("ie_relation", f"data.dir={SAMPLES}", f"model.vocab_path={sample_vocab}", *overrides)
 
 
 @pytest.mark.parametrize("split", ["train", "dev"])
-def test_oracle_recovers_every_sample_spo(schema, tokenizer, split):
-    from ie_relation.oracle import run_oracle
-    records, _ = load_records(os.path.join(SAMPLES, f"{split}.json"), schema)
-    predictions, lost = run_oracle(records, tokenizer, schema, maxlen=128, stride=0)
+def test_oracle_recovers_every_sample_spo(sample_vocab, split):
+    track = sample_track(sample_vocab, "model.maxlen=128")
+    records, _ = track.load_records(os.path.join(SAMPLES, f"{split}.json"))
+    predictions = track.oracle(records)
     assert [p["text"] for p in predictions] == [r["text"] for r in records]
-    assert metric.score_records(records, predictions) == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
-    assert lost.get("unaligned", 0) == 0 and lost.get("no_window", 0) == 0
+    assert track.score(records, predictions) == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    assert not +track.lost
 
 
-def test_oracle_with_windows_loses_only_spos_longer_than_a_window(schema, tokenizer):
-    from ie_relation.oracle import run_oracle
-    records, _ = load_records(os.path.join(SAMPLES, "train.json"), schema)
-    predictions, lost = run_oracle(records, tokenizer, schema, maxlen=64, stride=0)
-    assert lost["windows"] > len(records)  # the long sample texts need two windows at maxlen 64
+def test_oracle_with_windows_loses_only_spos_longer_than_a_window(sample_vocab):
+    track = sample_track(sample_vocab, "model.maxlen=64")
+    records, _ = track.load_records(os.path.join(SAMPLES, "train.json"))
+    assert len(track.encode(records)) > len(records)  # the long sample texts need two windows at maxlen 64
+    track.lost.clear()
+    predictions = track.oracle(records)
     gold = sum(len({metric.spo_key(s) for s in r["spo_list"]}) for r in records)
     found = sum(len(p["spo_list"]) for p in predictions)
-    assert found == gold - lost["no_window"] and lost["no_window"] >= 1
-    assert metric.score_records(records, predictions)["precision"] == 1.0
+    assert found == gold - track.lost[NO_WINDOW] and track.lost[NO_WINDOW] >= 1
+    assert track.score(records, predictions)["precision"] == 1.0
 
 
-def test_oracle_command_line(tmp_path, tokenizer, capsys):
+def test_oracle_command_line(tmp_path, sample_vocab, capsys):
     from ie_relation import oracle
-    vocab = tmp_path / "vocab.txt"
-    vocab.write_text("\n".join(tokenizer.vocab) + "\n", encoding="utf-8")
     out = tmp_path / "oracle.json"
-    oracle.main(["--gold", os.path.join(SAMPLES, "dev.json"), "--out", str(out), "--vocab", str(vocab),
+    oracle.main(["--gold", os.path.join(SAMPLES, "dev.json"), "--out", str(out), "--vocab", sample_vocab,
                  "model.maxlen=128"])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["f1"] == 1.0
     assert len(out.read_text(encoding="utf-8").splitlines()) == 20
@@ -70,7 +63,7 @@ def test_decoder_keeps_several_objects_of_one_subject_and_predicate(schema):
     entities = {(SUBJECT, *film), (OBJECT, *actor1), (OBJECT, *actor2)}
     link = ("主演", MAIN, "subject")
     links = cells(schema, link, film, actor1) | cells(schema, link, film, actor2)
-    found = decode_window(entities, links, schema, n_positions=12)
+    found = decode_window(entities, links, schema, n_positions=12, max_spos=256)
     assert sorted(found, key=str) == [("主演", film, {MAIN: actor1}), ("主演", film, {MAIN: actor2})]
 
 
@@ -79,10 +72,10 @@ def test_decoder_needs_both_head_and_tail_links(schema):
     link = ("主演", MAIN, "subject")
     entities = {(SUBJECT, *film), (OBJECT, *actor)}
     heads_only = {(schema.head_channel(link), 1, 5)}
-    assert decode_window(entities, heads_only, schema, 12) == []
+    assert decode_window(entities, heads_only, schema, 12, 256) == []
     # a span that touches [CLS] (0) or lies past the last token is never decoded
-    assert decode_window({(SUBJECT, 0, 2), (OBJECT, *actor)}, cells(schema, link, (0, 2), actor), schema, 12) == []
-    assert decode_window(entities, cells(schema, link, film, actor), schema, n_positions=6) == []
+    assert decode_window({(SUBJECT, 0, 2), (OBJECT, *actor)}, cells(schema, link, (0, 2), actor), schema, 12, 256) == []
+    assert decode_window(entities, cells(schema, link, film, actor), schema, n_positions=6, max_spos=256) == []
 
 
 def test_decoder_attaches_extra_slots_linked_from_subject_and_object(schema):
@@ -95,7 +88,7 @@ def test_decoder_attaches_extra_slots_linked_from_subject_and_object(schema):
              | cells(schema, in_work_s, person, work1) | cells(schema, in_work_o, award1, work1)
              | cells(schema, in_work_s, person, work2) | cells(schema, in_work_o, award2, work2)
              | cells(schema, date_s, person, date) | cells(schema, date_o, award2, date))
-    found = decode_window(entities, links, schema, 20)
+    found = decode_window(entities, links, schema, 20, 256)
     # each award keeps its own work; only award2 is linked to the date
     assert sorted(found, key=str) == sorted([
         ("获奖", person, {MAIN: award1, "inWork": work1}),
@@ -104,6 +97,7 @@ def test_decoder_attaches_extra_slots_linked_from_subject_and_object(schema):
 
 def test_untrained_scores_keep_decoding_bounded(schema):
     import numpy as np
+    from ie_relation.data import N_ENTITY_CHANNELS
     from ie_relation.decode import window_cells
     # an untrained model: every cell positive (entity cells only on the upper triangle, off [CLS])
     scores = np.random.default_rng(0).uniform(1.0, 2.0, (schema.n_channels, 40, 40)).astype("float32")
@@ -115,8 +109,8 @@ def test_untrained_scores_keep_decoding_bounded(schema):
     assert (SUBJECT, 5, 6) in entities  # best scores first
     heads = {h for _, h, _ in entities}
     tails = {t for _, _, t in entities}
-    assert all(a in heads and b in heads for c, a, b in links if c < 2 + schema.n_links)
-    assert all(a in tails and b in tails for c, a, b in links if c >= 2 + schema.n_links)
+    assert all(a in heads and b in heads for c, a, b in links if c < N_ENTITY_CHANNELS + schema.n_links)
+    assert all(a in tails and b in tails for c, a, b in links if c >= N_ENTITY_CHANNELS + schema.n_links)
     assert len(links) <= 2 * schema.n_links * 16 * 16
     # everything linked to everything: decoding stops at its cap instead of enumerating slot products
     spos = decode_window(entities, links, schema, 40, max_spos=50)

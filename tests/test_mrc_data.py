@@ -107,55 +107,55 @@ def test_missing_fields_and_answers(tmp_path):
 
 # windows and targets -----------------------------------------------------------------------------
 
-def test_window_stride_keeps_every_answer_whole_in_a_window():
-    assert data.window_stride(445, 128, 40) == 128
-    assert data.window_stride(50, 128, 20) == 31
-    assert data.window_stride(10, 128, 40) == 1
+def test_window_step_keeps_every_answer_whole_in_a_window():
+    assert data.window_step(445, 128, 40) == 128
+    assert data.window_step(50, 128, 20) == 31
+    assert data.window_step(10, 128, 40) == 1
 
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):
-    from common.tiny_bert import write_vocab
+    from common.tiny_bert import sample_texts, write_vocab
     from common.tokenize import OffsetTokenizer
-    texts = [t for name in ("train", "dev", "test") for t in data.texts(os.path.join(SAMPLES, f"{name}.json"))]
-    texts.append("06月03日")  # "06" one token, as in the real vocab
+    texts = sample_texts(SAMPLES) + ["06月03日"]  # "06" one token, as in the real vocab
     path = tmp_path_factory.mktemp("mrc_vocab") / "vocab.txt"
     write_vocab(path, texts)
     return OffsetTokenizer(str(path))
 
 
-@pytest.mark.parametrize("maxlen, stride, answer_len", [(64, 128, 20), (64, 8, 20), (512, 128, 40)])
-def test_windows_cover_the_context_and_targets_point_at_the_answer(tokenizer, maxlen, stride, answer_len):
+@pytest.mark.parametrize("maxlen, step, answer_len", [(64, 128, 20), (64, 8, 20), (512, 128, 40)])
+def test_windows_cover_the_context_and_targets_point_at_the_answer(tokenizer, maxlen, step, answer_len):
     questions, _ = data.load(os.path.join(SAMPLES, "train.json"))
-    for q in questions:
-        encoded = data.encode(tokenizer, q, maxlen, stride, 64, answer_len)
+    for index, q in enumerate(questions):
+        windows = data.encode_question(index, q, tokenizer, maxlen, step, 64, answer_len)
+        offsets = windows[0].offsets
         covered = set()
-        for w in encoded.windows:
+        for w in windows:
+            assert w.record == index and w.offsets is offsets
             assert len(w.token_ids) == len(w.segment_ids) <= maxlen
             covered.update(range(w.first_token, w.first_token + w.n_tokens))
             if w.target != (0, 0):
                 first = w.first_token + w.target[0] - w.context_pos
                 last = w.first_token + w.target[1] - w.context_pos
                 text, (start,) = q.answers[0]
-                assert (encoded.offsets[first][0], encoded.offsets[last][1]) == (start, start + len(text))
-        assert covered == set(range(len(encoded.offsets)))
-        assert any(w.target != (0, 0) for w in encoded.windows)
+                assert (offsets[first][0], offsets[last][1]) == (start, start + len(text))
+        assert covered == set(range(len(offsets)))
+        assert any(w.target != (0, 0) for w in windows)
 
 
 def test_a_sample_answer_lies_beyond_the_first_demo_window(tokenizer):
     beyond = []
     for name in ("train", "dev"):
         for q in data.load(os.path.join(SAMPLES, f"{name}.json"))[0]:
-            encoded = data.encode(tokenizer, q, 64, 128, 64, 20)
-            if len(encoded.offsets) > 64 and encoded.windows[0].target == (0, 0):
+            windows = data.encode_question(0, q, tokenizer, 64, 128, 64, 20)
+            if len(windows[0].offsets) > 64 and windows[0].target == (0, 0):
                 beyond.append(q.qid)
     assert len(beyond) >= 3, beyond
 
 
 def test_answer_prefers_an_occurrence_on_token_boundaries(tokenizer):
     q = data.Question("q", "几号", "06月03日和6月03日", [("6月03日", data.find_all("06月03日和6月03日", "6月03日"))])
-    encoded = data.encode(tokenizer, q, 64, 128, 64, 20)
-    w = encoded.windows[0]
+    (w,) = data.encode_question(0, q, tokenizer, 64, 128, 64, 20)
     first = w.target[0] - w.context_pos
-    assert encoded.offsets[first][0] == 7  # the second occurrence: "06" is one token
+    assert w.offsets[first][0] == 7  # the second occurrence: "06" is one token
 

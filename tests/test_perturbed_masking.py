@@ -145,7 +145,7 @@ def test_reading_sentences_and_references(tmp_path):
     with pytest.raises(DataError, match="ref.txt, line 1: words spell '北京是首府'"):
         pm.reference_words(reference, sentences, plain)
     reference.write_text("北京 是 首都\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="has 1 lines but .* has 3 sentences"):
+    with pytest.raises(DataError, match="ref.txt: 1 lines, but .*in.txt has 3 sentences"):
         pm.reference_words(reference, sentences, plain)
 
 
@@ -163,9 +163,14 @@ def checkpoint(tmp_path_factory, tf):
                                  with_mlm=True)
 
 
+def folder_config(paths, family="bert"):
+    from common.model import checkpoint_config
+    return checkpoint_config(os.path.dirname(paths["vocab_path"]), family)
+
+
 @pytest.fixture(scope="module")
 def probe(checkpoint):
-    return pm.load(checkpoint["config_path"], checkpoint["checkpoint_path"], checkpoint["vocab_path"])
+    return pm.load(folder_config(checkpoint))
 
 
 def reference_impact(probe, ids):
@@ -224,8 +229,7 @@ def test_threshold_extremes_and_wordpiece_words(probe):
 
 
 def test_prob_representation_uses_the_mlm_head(checkpoint, probe):
-    probs = pm.load(checkpoint["config_path"], checkpoint["checkpoint_path"], checkpoint["vocab_path"],
-                    representation="prob")
+    probs = pm.load(folder_config(checkpoint), representation="prob")
     ids = probe.tokenizer.encode("上海是一个").ids
     impact = probs.impact(ids)
     assert impact.shape == (5, 5) and not np.isnan(impact).any() and np.abs(impact).max() < 1
@@ -238,21 +242,21 @@ def test_prob_representation_uses_the_mlm_head(checkpoint, probe):
 
 
 def test_prob_representation_needs_a_checkpoint_with_the_mlm_head(tmp_path, tf):
+    from common.config import ConfigError
     from common.tiny_bert import write_tiny_checkpoint
     paths = write_tiny_checkpoint(str(tmp_path), ["北京"], seed=0)
-    with pytest.raises(ValueError, match="cls/predictions/transform/dense/kernel.*MLM head"):
-        pm.load(paths["config_path"], paths["checkpoint_path"], paths["vocab_path"], representation="prob")
-    assert pm.load(paths["config_path"], paths["checkpoint_path"], paths["vocab_path"]).parse("北京", 1.0)
+    with pytest.raises(ConfigError, match="cls/predictions/transform/dense/kernel.*MLM head"):
+        pm.load(folder_config(paths), representation="prob")
+    assert pm.load(folder_config(paths)).parse("北京", 1.0)["words"] == ["北", "京"]
 
 
 def test_command_writes_records_and_prints_the_scores_last(checkpoint, probe, tmp_path, capsys, monkeypatch):
     from common.io import DataError
     folder = os.path.dirname(checkpoint["vocab_path"])
 
-    def load_once(config_path, checkpoint_path, vocab_path, representation, **options):
+    def load_once(model_cfg, representation, batch_size):
         # the module's probe stands in for a second load of the same files (seconds saved)
-        assert (config_path, checkpoint_path, vocab_path) == tuple(checkpoint.values())
-        assert representation == "hidden"
+        assert model_cfg == folder_config(checkpoint) and representation == "hidden"
         return probe
     monkeypatch.setattr(pm, "load", load_once)
     sentences = tmp_path / "in.txt"
@@ -279,5 +283,6 @@ def test_command_writes_records_and_prints_the_scores_last(checkpoint, probe, tm
     long.write_text("北京\n" + "北" * 600 + "\n", encoding="utf-8")
     with pytest.raises(DataError, match="long.txt, line 2: field 'text': 600 tokens"):
         pm.main(["--checkpoint", folder, "--input", str(long), "--no-tree"])
-    with pytest.raises(ValueError, match="--threshold is required"):
+    with pytest.raises(SystemExit):
         pm.main(["--checkpoint", folder, "--input", str(sentences), "--representation", "prob"])
+    assert "--threshold is required" in capsys.readouterr().err

@@ -210,6 +210,7 @@ def test_corpus_similarity_of_a_text_with_itself_is_zero(token_vectors):
 
 
 def test_command_prints_each_pair_and_the_means_last(checkpoint_dir, tmp_path, capsys):
+    from common.io import DataError
     from common.similarity import main
     preds, refs = tmp_path / "a.txt", tmp_path / "b.txt"
     preds.write_text("\ufeff北京是中国的首都\n上海是一个大城市\n\n", encoding="utf-8")
@@ -222,5 +223,5 @@ def test_command_prints_each_pair_and_the_means_last(checkpoint_dir, tmp_path, c
     assert lines[-1]["pairs"] == 2 and lines[-1]["skipped_empty"] == 1
     assert lines[-1]["WMD"] == pytest.approx((lines[0]["WMD"] + lines[1]["WMD"]) / 2)
     refs.write_text("只有一行\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="has 3 lines but .* has 1"):
+    with pytest.raises(DataError, match="b.txt: 1 lines, but .*a.txt has 3"):
         main(["--checkpoint", checkpoint_dir, str(preds), str(refs)])

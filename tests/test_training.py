@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from common.optim import schedule
+from conftest import train_config
 
 
 def test_improvement_rule_and_ties():
@@ -17,17 +17,11 @@ def test_improvement_rule_and_ties():
     assert best_record(history)["epoch"] == 2 and best_record([]) == {}
 
 
-def test_schedule():
-    assert schedule(100, 0.1) == {10: 1.0, 100: 0.0}
-    assert schedule(100, 0.0) == {0: 1.0, 100: 0.0}
-    assert schedule(1, 0.5) == {0: 1.0, 1: 0.0}
-
-
 @pytest.fixture()
 def toy(tf, tiny_checkpoint):
     """A token-classification toy task on the tiny checkpoint: predict the parity of each token id."""
     import keras
-    from common.model import build_encoder
+    from common.model import build_encoder, checkpoint_config
     from common.tokenize import OffsetTokenizer
     from common.training import Batches
     from bert4keras.snippets import sequence_padding
@@ -42,8 +36,7 @@ def toy(tf, tiny_checkpoint):
     def make_model():
         from common import backend
         backend.set_seed(0)
-        encoder = build_encoder({"dir": os.path.dirname(tiny_checkpoint["vocab_path"]),
-                                 "dropout": 0.0, "attention_dropout": 0.0})
+        encoder = build_encoder(checkpoint_config(os.path.dirname(tiny_checkpoint["vocab_path"])))
         return keras.models.Model(encoder.inputs, keras.layers.Dense(2)(encoder.output))
 
     def evaluate(model):
@@ -58,7 +51,7 @@ def run(toy, out_dir, resume=False, **train):
     from common.training import train as fit
     make_model, batches, evaluate, loss = toy
     model = make_model()
-    cfg = {"out_dir": str(out_dir), "epochs": 2, "learning_rate": 1e-3, "seed": 5, **train}
+    cfg = train_config(out_dir, **{"epochs": 2, **train})
     history = fit(model, loss, batches, cfg, evaluate, monitor="acc", resume=resume, progress=False,
                   tensorboard=False)
     return model, history
@@ -89,8 +82,7 @@ def test_resume_after_interruption(toy, tmp_path, monkeypatch):
     def interrupted_fit():
         from common.training import train as fit
         make_model, batches, evaluate, loss = toy
-        cfg = {"out_dir": str(tmp_path / "b"), "epochs": 3, "learning_rate": 1e-3, "seed": 5,
-               "weight_decay": 0.01, "warmup_proportion": 0.3}
+        cfg = train_config(tmp_path / "b", epochs=3, weight_decay=0.01, warmup_proportion=0.3)
         callbacks_epochs = []
         import keras
 
@@ -142,19 +134,3 @@ def test_ema_weights_are_evaluated_and_saved(toy, tmp_path):
     assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(inside, expected))
     assert any(not np.allclose(a, b) for a, b in zip(inside, raw))
     assert all(np.array_equal(a, b) for a, b in zip(K.batch_get_value(optimizer.model_weights), raw))
-
-
-def test_gradient_accumulation_updates_every_k_steps(toy, tmp_path):
-    make_model, batches, evaluate, loss = toy
-    from common.optim import build_optimizer
-    model = make_model()
-    model.compile(loss=loss, optimizer=build_optimizer({"learning_rate": 1e-2, "grad_accum_steps": 2}, 10))
-    x, y = batches.collate(batches.examples[:4])
-    snapshots = []
-    for _ in range(4):
-        model.train_on_batch(x, y)
-        snapshots.append(model.get_weights()[0].copy())
-    # bert4keras applies the accumulated gradient on iterations 0, 2, ... (iteration 0 applies zeros)
-    assert np.array_equal(snapshots[0], snapshots[1])
-    assert not np.array_equal(snapshots[1], snapshots[2])
-    assert np.array_equal(snapshots[2], snapshots[3])

@@ -1,24 +1,10 @@
+"""JSON / JSON Lines input with located errors, counted skips, and atomic output."""
 import json
 import os
 
 import pytest
 
-from common.config import data_path, load_config
 from common.io import DataError, SkipCounter, atomic_write, read_json, read_jsonl, write_jsonl
-
-
-def test_overrides_are_typed(tmp_path):
-    path = tmp_path / "c.toml"
-    path.write_text('[train]\nepochs = 3\nlr = 2e-5\n[data]\ndir = "x"\n')
-    cfg = load_config(path, ["train.epochs=5", "data.dir=/tmp/y z", "model.recompute=true",
-                             "train.lr=1e-3", 'data.name="q"', "predict.ids=[1, 2]"])
-    assert cfg.train.epochs == 5 and cfg.train.lr == 1e-3
-    assert cfg.data.dir == "/tmp/y z" and cfg.data.name == "q"
-    assert cfg.model.recompute is True and cfg.predict.ids == [1, 2]
-    with pytest.raises(ValueError, match="key=value"):
-        load_config(path, ["train.epochs"])
-    with pytest.raises(AttributeError, match="nope"):
-        cfg.train.nope
 
 
 def test_read_jsonl_names_file_line_and_field(tmp_path):
@@ -64,12 +50,3 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
             raise RuntimeError("crash")
     assert json.loads(path.read_text(encoding="utf-8")) == {"a": "中"}
     assert os.listdir(tmp_path) == ["out.jsonl"]
-
-
-def test_data_path_joins_data_dir_and_the_named_file(tmp_path):
-    config = tmp_path / "c.toml"
-    config.write_text('[data]\ndir = "data/x"\ntrain_file = "train.json"\n')
-    cfg = load_config(str(config))
-    assert data_path(cfg.data, "train") == os.path.join("data/x", "train.json")
-    with pytest.raises(ValueError, match=r"\[data\] needs 'test_file'"):
-        data_path(cfg.data, "test")

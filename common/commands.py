@@ -1,0 +1,137 @@
+"""The four command lines every track has, written once over the track interface (common/track.py):
+
+    python -m <track>.train    [--config FILE] [--resume] [section.key=value ...]
+    python -m <track>.predict  [--run DIR] [--input FILE] [--out FILE] [--config FILE] [data.*|predict.*=...]
+    python -m <track>.oracle   --gold FILE --out FILE [--vocab FILE] [--labels FILE] [--config FILE] [...]
+    python -m <track>.evaluate GOLD PRED
+
+Each `<track>/<command>.py` is a few lines naming its track and its help text. The config is loaded and
+checked before TensorFlow is imported, so a mistyped key fails in a second.
+"""
+import functools
+import json
+import os
+import time
+
+from common import cli
+from common.config import load_config
+
+
+def _load(track, path, labelled):
+    records, skips = track.load_records(path, labelled=labelled)
+    if skips.summary():
+        print(f"{os.path.basename(path)}: {skips.summary()}", flush=True)
+    return records
+
+
+def train(track, resume=False, progress=True, tensorboard=True):
+    """Train `track` on its train file, evaluating on its dev file after every epoch; returns the
+    history (one record per epoch). The run folder (train.out_dir) describes itself (common.run)."""
+    from common import backend, run, training
+    cfg = track.cfg
+    backend.setup(seed=cfg.train.seed)
+    train_records = _load(track, track.data_file("train"), labelled=True)
+    dev_records = _load(track, track.data_file("dev"), labelled=True)
+    examples = track.encode(train_records, with_targets=True)
+    print(f"train: {track.describe_encoding(train_records, examples)}", flush=True)
+    dev_examples = track.encode(dev_records, with_targets=False)
+    model = track.build_model(load_checkpoint=True)
+    loss = track.build_loss(examples)
+
+    def evaluate(trained):
+        return track.score(dev_records, track.predict(trained, dev_records, dev_examples))
+
+    batches = training.Batches(examples * cfg.train.epoch_repeats, cfg.train.batch_size, track.collate,
+                               seed=cfg.train.seed)
+    run.describe(track, cfg.train.out_dir)
+    # an epoch scoring as well as the best replaces it: early on, a small dev set scores 0 for several epochs
+    return training.train(model, loss, batches, cfg.train, evaluate, monitor=track.monitor, mode="max",
+                          resume=resume, progress=progress, tensorboard=tensorboard, keep_later_on_tie=True)
+
+
+def predict(track, run_dir, source, out):
+    """Predict every record of `source` with the run's best weights and write the submission."""
+    from common import backend, run
+    backend.setup()
+    records = _load(track, source, labelled=False)
+    model = run.load_trained(track, run_dir)
+    started = time.perf_counter()
+    rows = track.predict(model, records)
+    seconds = time.perf_counter() - started
+    track.write_submission(out, rows)
+    print(f"{len(records)} records in {seconds:.1f} s ({len(records) / max(seconds, 1e-9):.1f}/s) -> {out}",
+          flush=True)
+    return rows
+
+
+def oracle(track, gold, out):
+    """Gold -> targets -> the real decoder -> submission -> official metric (the representation's ceiling)."""
+    records = _load(track, gold, labelled=True)
+    track.lost.clear()
+    track.write_submission(out, track.oracle(records))
+    lost = ", ".join(f"{k} {v}" for k, v in sorted(track.lost.items()) if v) or "nothing"
+    print(f"{len(records)} records; not representable: {lost}", flush=True)
+    return track.official_format(type(track).evaluate_files(gold, out))
+
+
+# -- command lines ---------------------------------------------------------------------------------
+
+def train_command(track_class, doc, argv=None):
+    parser = cli.parser(f"{track_class.name}.train", doc)
+    parser.add_argument("--resume", action="store_true", help="continue after the last finished epoch")
+    args = parser.parse_args(argv)
+    track = track_class(load_config(track_class.config_class, args.config, args.overrides))
+    from common.training import best_record
+    best = best_record(train(track, resume=args.resume))
+    print(json.dumps({"best_epoch": best.get("epoch"), **{k: v for k, v in best.items()
+                                                          if k not in ("epoch", "loss", "best", "saved")}},
+                     ensure_ascii=False))
+
+
+def predict_command(track_class, doc, argv=None):
+    parser = cli.parser(f"{track_class.name}.predict", doc)
+    parser.add_argument("--run", help="trained run folder (default: train.out_dir of the config)")
+    parser.add_argument("--input", help="file to predict (default: predict.input, else <data.dir>/<data.test_file>)")
+    parser.add_argument("--out", help=f"submission path (default: predict.out, else <run>/{track_class.submission_name})")
+    args = parser.parse_args(argv)
+    from common.run import open_run
+    track, run_dir = open_run(track_class, args.run, args.config, args.overrides)
+    cfg = track.cfg
+    source = args.input or cfg.predict.input or track.data_file("test")
+    out = args.out or cfg.predict.out or os.path.join(run_dir, track_class.submission_name)
+    predict(track, run_dir, source, out)
+
+
+def oracle_command(track_class, doc, argv=None):
+    parser = cli.parser(f"{track_class.name}.oracle", doc)
+    parser.add_argument("--gold", required=True, help="labelled file in the official format")
+    parser.add_argument("--out", required=True, help="where to write the oracle's submission")
+    parser.add_argument("--vocab", help="vocab.txt (default: the vocabulary of the config's [model])")
+    if track_class.label_file_key:
+        parser.add_argument("--labels", help="label schema (default: beside --gold, else in data.dir)")
+    args = parser.parse_args(argv)
+    cfg = load_config(track_class.config_class, args.config, args.overrides)
+    label_path = getattr(args, "labels", None)
+    if track_class.label_file_key and not label_path:
+        beside = os.path.join(os.path.dirname(os.path.abspath(args.gold)), getattr(cfg.data, track_class.label_file_key))
+        label_path = beside if os.path.isfile(beside) else None
+    result = oracle(track_class(cfg, label_path=label_path, vocab_path=args.vocab), args.gold, args.out)
+    print(json.dumps(result, ensure_ascii=False))
+    return result
+
+
+def evaluate_command(track_class, doc, argv=None):
+    parser = cli.parser(f"{track_class.name}.evaluate", doc, config=False)
+    parser.add_argument("gold", help="labelled file in the official format")
+    parser.add_argument("pred", help="submission file")
+    args = parser.parse_args(argv)
+    result = track_class.official_format(track_class.evaluate_files(args.gold, args.pred))
+    print(json.dumps(result, ensure_ascii=False))
+    return result
+
+
+def command(kind, track_class, doc):
+    """`main(argv=None)` of `python -m <track>.<kind>`, kind = train | predict | oracle | evaluate."""
+    commands = {"train": train_command, "predict": predict_command, "oracle": oracle_command,
+                "evaluate": evaluate_command}
+    return functools.partial(commands[kind], track_class, doc)

@@ -1,0 +1,86 @@
+"""ie_relation on the track interface (common/track.py): DuIE 2.0 records -> windows -> pointer cells -> SPOs."""
+import functools
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from common.io import atomic_write
+from common.runner import run_sorted
+from common.tokenize import sentence_inputs
+from common.track import Track
+from ie_relation import data, decode, metric
+from ie_relation.config import IERelationConfig
+
+
+def zip_path(path):
+    """The zip submission beside a JSON Lines submission."""
+    return os.path.splitext(path)[0] + ".zip"
+
+
+class IERelation(Track):
+    name = "ie_relation"
+    config_class = IERelationConfig
+    monitor = "f1"
+    submission_name = "duie_pred.json"
+    label_file_key = "schema_file"
+
+    @functools.cached_property
+    def schema(self):
+        return data.load_schema(self.label_path())
+
+    def load_records(self, path, labelled=True):
+        return data.load_records(path, self.schema, labelled=labelled, on_error=self.cfg.data.on_error)
+
+    def encode(self, records, with_targets=True):
+        return data.encode_records(records, self.tokenizer, self.schema, self.cfg.model.maxlen,
+                                   self.cfg.data.window_step, with_targets=with_targets, lost=self.lost)
+
+    def collate(self, windows):
+        return (sentence_inputs([w.token_ids for w in windows], self.tokenizer.pad_id),
+                data.collate_targets(windows, self.schema.n_channels))
+
+    def build_model(self, load_checkpoint=True):
+        from ie_relation.model import build_model
+        return build_model(self.cfg.model, self.schema, load_checkpoint=load_checkpoint)
+
+    def build_loss(self, windows):
+        from ie_relation.model import build_loss
+        return build_loss(self.cfg.train, windows, self.schema.n_channels)
+
+    def infer(self, model, windows):
+        """Per window: the cells `decode.window_cells` keeps of its dense score matrices."""
+        p = self.cfg.predict
+
+        def cells(batch):
+            scores = np.asarray(model.predict_on_batch(
+                sentence_inputs([w.token_ids for w in batch], self.tokenizer.pad_id)))
+            return [decode.window_cells(s, p.max_spans, p.entity_threshold, p.link_threshold) for s in scores]
+
+        # longest first: the first batch shows at once whether the largest one fits in memory
+        return run_sorted(windows, p.batch_size, cells, length=lambda w: -len(w))
+
+    def perfect_output(self, window):
+        p = self.cfg.predict
+        return decode.window_cells(decode.perfect_scores(window, self.schema.n_channels), p.max_spans,
+                                   p.entity_threshold, p.link_threshold)
+
+    def decode(self, records, windows, cells):
+        return decode.merge(records, windows, cells, self.schema, self.cfg.predict.max_spos)
+
+    def write_submission(self, path, rows):
+        """JSON Lines at `path` and the zip the organisers' scorer takes beside it (same name, .zip)."""
+        payload = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)  # serialised once
+        with atomic_write(path) as f:
+            f.write(payload)
+        with atomic_write(zip_path(path), "wb") as f:
+            with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as archive:
+                archive.writestr(os.path.basename(path), payload.encode("utf-8"))
+
+    def score(self, records, rows):
+        return metric.score_records(records, rows)
+
+    @classmethod
+    def evaluate_files(cls, gold_path, pred_path):
+        return metric.score_files(gold_path, pred_path)
