@@ -29,7 +29,7 @@ def read_jsonl(path, required=(), skip=None):
             raise error
         skip(error)
 
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:  # a BOM is not part of the first record
         for number, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -50,7 +50,7 @@ def read_jsonl(path, required=(), skip=None):
 
 def read_json(path):
     """Read one JSON document, with a located error if it is not JSON."""
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:  # a BOM is not part of the document
         text = f.read()
     try:
         return json.loads(text)
