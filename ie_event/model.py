@@ -1,11 +1,12 @@
 """Encoder + span, link and count global pointers, and in-graph selection of positive cells (the
 loss: common.pointer).
 
-The heads (argument spans per (type, role), head links, tail links per type, argument counts per
-type) are efficient global pointers whose (batch, heads, L, L) logits are concatenated on the heads
-axis in the layout of `data.py`. Inference thresholds inside the graph and returns only the positive
-cells, at most `max_cells` per window (the best), so a batch never moves a (batch, heads, L, L) array
-to the host and a model that fires everywhere costs no more memory than a good one.
+The heads (argument spans per (type, role), argument counts per type and level, head links and tail
+links, shared or per type) are efficient global pointers whose (batch, heads, L, L) logits are
+concatenated on the heads axis in the layout of `data.py`. Inference thresholds inside the graph and
+returns only the positive cells, at most `max_cells` per window (the best), so a batch never moves a
+(batch, heads, L, L) array to the host and a model that fires everywhere costs no more memory than a
+good one.
 """
 
 # Pointer layer k of a run with seed s is initialised from seed s * SEEDS_PER_RUN + k: distinct per

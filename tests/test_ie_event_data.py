@@ -187,7 +187,8 @@ def test_samples_hold_the_hard_cases(schema, tokenizer):
         sets = [(e.event_type, frozenset((a.role, a.start, a.end) for a in e.arguments)) for e in record.events]
         identical += len(sets) != len(set(sets))
         inside += any(t == u and a < b for t, a in sets for u, b in sets)
-        per_type = Counter((e.event_type, *span) for e in record.events for span in {(a.start, a.end) for a in e.arguments})
+        per_type = Counter((e.event_type, *span) for e in record.events
+                           for span in {(a.start, a.end) for a in e.arguments})
         thrice += any(n >= 3 for n in per_type.values())
     long_texts = sum(len(tokenizer.encode(r.text)) > 64 for r in records)
     assert len(records) >= 80 and nested and crossing and two_roles and same_type_twice and long_texts >= 2

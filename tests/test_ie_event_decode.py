@@ -6,6 +6,8 @@ import time
 from collections import Counter
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from ie_event import data, decode, metric, oracle
 
@@ -242,3 +244,31 @@ def test_oracle_on_a_file_with_the_official_quirks(tmp_path, vocab, capsys):
     precision, recall = total / 6, total / 7
     assert result == {"precision": round(precision, 4), "recall": round(recall, 4),
                       "f1": round(2 * precision * recall / (precision + recall), 4)}
+
+
+PROPERTY_TEXT = "湖人击败勇士快船雄鹿猛龙"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_round_trip_is_exact_whenever_each_string_has_one_role_per_type(tokenizer, draw):
+    """Random events over random (nested, overlapping) spans, with repeats, identical events and events
+    inside others: when no string fills two roles of one type and no argument is in more events than
+    the top count level, the oracle writes every (type, role, argument) exactly as often as gold."""
+    schema = data.Schema({W: ["时间", "胜者", "败者"], L: ["裁员方", "裁员人数"]}, events_per_argument=4)
+    n = len(PROPERTY_TEXT)
+    spans = draw.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(1, 4)).map(
+        lambda s: (s[0], min(s[0] + s[1], n))), min_size=1, max_size=5, unique=True))
+    roles = {(t, span): draw.draw(st.sampled_from(schema_roles)) for t, schema_roles in
+             ((W, ["时间", "胜者", "败者"]), (L, ["裁员方", "裁员人数"])) for span in spans}
+    events = []
+    for _ in range(draw.draw(st.integers(1, 5))):
+        event_type = draw.draw(st.sampled_from([W, L]))
+        chosen = draw.draw(st.lists(st.sampled_from(spans), min_size=1, max_size=4, unique=True))
+        events.append(data.Event(event_type, [data.Argument(roles[event_type, s], *s, PROPERTY_TEXT[s[0]:s[1]])
+                                             for s in chosen]))
+    per_type = Counter((e.event_type, a.start, a.end) for e in events for a in e.arguments)
+    assume(max(per_type.values()) < 4)
+    decoded, score = _round_trip(tokenizer, schema, PROPERTY_TEXT, events)
+    written = Counter((e["event_type"], a["role"], a["argument"]) for e in decoded for a in e["arguments"])
+    assert written == Counter((e.event_type, a.role, a.text) for e in events for a in e.arguments)

@@ -87,7 +87,8 @@ def test_predict_answers_a_repeated_id_once_and_its_evaluate_accepts_it(trained,
     test = write_lines(tmp_path / "test.json", rows + [rows[1]])
     out = tmp_path / "pred.json"
     predict.main(["--run", track.cfg.train.out_dir, "--input", test, "--out", str(out)])
-    assert "test.json: 1 line(s) repeating an earlier id and text, read once (line 4 = line 2)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "test.json: 1 line(s) repeating an earlier id and text, read once (line 4 = line 2)" in printed
     assert [r["id"] for r in read_lines(out)] == [r["id"] for r in rows]
     gold = write_lines(tmp_path / "gold.json", [{**r, "event_list": []} for r in rows + [rows[1]]])
     assert evaluate.main([gold, str(out)]) == {"precision": 0.0, "recall": 0.0, "f1": 0.0}
