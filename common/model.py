@@ -109,3 +109,12 @@ def build_encoder(model_cfg, load_checkpoint=True, **options):
         from common import recompute
         recompute.enable(transformer.model)
     return transformer.model
+
+
+def max_tokens(encoder):
+    """Tokens of one text the encoder takes besides [CLS] and [SEP] (absolute position embeddings
+    limit it; NEZHA's relative positions do not, 510 as for BERT then)."""
+    names = {layer.name for layer in encoder.layers}
+    if "Embedding-Position" not in names:
+        return 510
+    return int(encoder.get_layer("Embedding-Position").input_dim) - 2

@@ -56,8 +56,13 @@ def write_vocab(path, texts):
 
 
 def write_tiny_checkpoint(out_dir, texts, layers=2, heads=2, intermediate_factor=2, max_position=512,
-                          seed=0):
-    """Write a random BERT whose vocabulary covers `texts` into `out_dir`; returns the three paths."""
+                          seed=0, with_mlm=False):
+    """Write a random BERT whose vocabulary covers `texts` into `out_dir`; returns the three paths.
+
+    `with_mlm=True` also writes the masked-LM head (the `cls/predictions/*` variables of a Google
+    checkpoint): `build_transformer_model(..., with_mlm=True)` stops with "Key
+    cls/predictions/transform/dense/kernel not found in checkpoint" on a checkpoint without them.
+    """
     from common import backend, compat
     backend.setup(seed=seed)
     from bert4keras.models import build_transformer_model
@@ -72,7 +77,7 @@ def write_tiny_checkpoint(out_dir, texts, layers=2, heads=2, intermediate_factor
     from common.io import atomic_write
     with atomic_write(paths["config_path"]) as f:
         json.dump(config, f, indent=2)
-    bert = build_transformer_model(paths["config_path"], None, return_keras_model=False)
+    bert = build_transformer_model(paths["config_path"], None, with_mlm=with_mlm, return_keras_model=False)
     compat.save_checkpoint(bert, paths["checkpoint_path"])
     return paths
 
