@@ -68,7 +68,7 @@ def main():
 
     tracks = args.tracks or [t for t in TRACKS if os.path.isfile(os.path.join(ROOT, t, "train.py"))]
     model_dir = os.path.join(args.runs, "tiny_bert")
-    paths = write_tiny_checkpoint(model_dir, sample_texts(os.path.join(ROOT, "data", "samples")))
+    paths = write_tiny_checkpoint(model_dir, sample_texts(os.path.join(ROOT, "data", "samples")), with_mlm=True)
     print(f"tiny checkpoint: {paths['checkpoint_path']}", flush=True)
     summary = {}
     for track in tracks:

@@ -35,7 +35,7 @@ def main():
     from bert4keras.layers import GlobalPointer
 
     from common.explain import integrated_gradients
-    from common.model import build_encoder
+    from common.model import build_encoder, checkpoint_config
     from common.tiny_bert import bert_config
 
     folder = tempfile.mkdtemp()
@@ -45,7 +45,7 @@ def main():
                               4 * args.hidden), f)
     with open(vocab_path, "w") as f:
         f.write("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + [f"t{i}" for i in range(args.vocab_size - 4)]))
-    encoder = build_encoder({"dir": folder}, load_checkpoint=False)
+    encoder = build_encoder(checkpoint_config(folder), load_checkpoint=False)
     model = keras.Model(encoder.inputs, GlobalPointer(2, 64)(encoder.output))
 
     rng = np.random.default_rng(0)

@@ -46,8 +46,8 @@ def main():
     span_model = track.build_model(load_checkpoint=False)
     questions, _ = track.load_records(args.questions, labelled=False)
     windows = track.encode(questions, with_targets=False)
-    track.infer(span_model, windows[:args.batch_size])  # warm up both batch shapes
-    track.infer(span_model, windows[:1])
+    list(track.infer(span_model, windows[:args.batch_size]))  # warm up both batch shapes (infer is lazy)
+    list(track.infer(span_model, windows[:1]))
     began = time.perf_counter()
     batched = track.decode(questions, windows, track.infer(span_model, windows))
     batched_s = time.perf_counter() - began

@@ -11,29 +11,61 @@ checked before TensorFlow is imported, so a mistyped key fails in a second.
 import functools
 import json
 import os
+import tempfile
 import time
 
 from common import cli
-from common.config import load_config
+from common.config import ConfigError, display_path, load_config
+from common.io import DataError
+
+PROBE_BYTES = 1 << 16  # written and synced beside an output before the work: a full disk fails at once
 
 
-def _load(track, path, labelled):
+def _load(track, path, labelled, required=False):
+    """Records of `path`, with the file's one summary line of what was skipped, dropped or noted;
+    `required`: a file without any record is refused, naming it."""
     records, skips = track.load_records(path, labelled=labelled)
     if skips.summary():
         print(f"{os.path.basename(path)}: {skips.summary()}", flush=True)
+    if required and not records:
+        raise DataError(path, None, "no records (the file is empty)")
     return records
+
+
+def check_writable(path):
+    """Make the folder of `path` and write, sync and remove a probe file in it, so that an unwritable
+    folder or a full disk fails now, in one line, rather than after the whole inference."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise OSError(f"cannot write {path}: it is a folder")
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".probe-", suffix=".tmp")
+        try:
+            os.write(fd, bytes(PROBE_BYTES))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as error:
+        raise OSError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def train(track, resume=False, progress=True, tensorboard=True):
     """Train `track` on its train file, evaluating on its dev file after every epoch; returns the
-    history (one record per epoch). The run folder (train.out_dir) describes itself (common.run)."""
+    history (one record per epoch). The run folder (train.out_dir) describes itself (common.run).
+    An empty train or dev file, or a train file that gives no training example, is refused naming it."""
     from common import backend, run, training
     cfg = track.cfg
     backend.setup(seed=cfg.train.seed)
-    train_records = _load(track, track.data_file("train"), labelled=True)
-    dev_records = _load(track, track.data_file("dev"), labelled=True)
+    train_path, dev_path = track.data_file("train"), track.data_file("dev")
+    train_records = _load(track, train_path, labelled=True, required=True)
+    dev_records = _load(track, dev_path, labelled=True, required=True)
     examples = track.encode(train_records, with_targets=True)
     print(f"train: {track.describe_encoding(train_records, examples)}", flush=True)
+    if not examples:
+        raise DataError(train_path, None, f"no training examples ({track.describe_encoding(train_records, examples)})")
     dev_examples = track.encode(dev_records, with_targets=False)
     model = track.build_model(load_checkpoint=True)
     loss = track.build_loss(examples)
@@ -50,8 +82,10 @@ def train(track, resume=False, progress=True, tensorboard=True):
 
 
 def predict(track, run_dir, source, out):
-    """Predict every record of `source` with the run's best weights and write the submission."""
+    """Predict every record of `source` with the run's best weights and write the submission. `out` is
+    checked writable before anything is read or run."""
     from common import backend, run
+    check_writable(out)
     backend.setup()
     records = _load(track, source, labelled=False)
     model = run.load_trained(track, run_dir)
@@ -65,8 +99,11 @@ def predict(track, run_dir, source, out):
 
 
 def oracle(track, gold, out):
-    """Gold -> targets -> the real decoder -> submission -> official metric (the representation's ceiling)."""
-    records = _load(track, gold, labelled=True)
+    """Gold -> targets -> the real decoder -> submission -> official metric (the representation's ceiling).
+    Every record of `gold` is answered (a skipped one with nothing), and the score is the official
+    metric of that submission against the gold file as it is."""
+    check_writable(out)
+    records = _load(track, gold, labelled=True, required=True)
     track.lost.clear()
     track.write_submission(out, track.oracle(records))
     lost = ", ".join(f"{k} {v}" for k, v in sorted(track.lost.items()) if v) or "nothing"
@@ -111,13 +148,30 @@ def oracle_command(track_class, doc, argv=None):
         parser.add_argument("--labels", help="label schema (default: beside --gold, else in data.dir)")
     args = parser.parse_args(argv)
     cfg = load_config(track_class.config_class, args.config, args.overrides)
-    label_path = getattr(args, "labels", None)
-    if track_class.label_file_key and not label_path:
-        beside = os.path.join(os.path.dirname(os.path.abspath(args.gold)), getattr(cfg.data, track_class.label_file_key))
-        label_path = beside if os.path.isfile(beside) else None
-    result = oracle(track_class(cfg, label_path=label_path, vocab_path=args.vocab), args.gold, args.out)
+    track = track_class(cfg, label_path=_oracle_labels(track_class, cfg, args), vocab_path=_oracle_vocab(cfg, args))
+    result = oracle(track, args.gold, args.out)
     print(json.dumps(result, ensure_ascii=False))
     return result
+
+
+def _oracle_labels(track_class, cfg, args):
+    """--labels, else the label schema beside --gold, else the one in data.dir (Track.label_path)."""
+    if not track_class.label_file_key:
+        return None
+    if args.labels:
+        return args.labels
+    beside = os.path.join(os.path.dirname(os.path.abspath(args.gold)), getattr(cfg.data, track_class.label_file_key))
+    return beside if os.path.isfile(beside) else None
+
+
+def _oracle_vocab(cfg, args):
+    """--vocab, else the vocabulary of the config's [model]; a missing file is one clear error."""
+    from common.model import vocab_path
+    path = args.vocab or vocab_path(cfg.model)
+    if not os.path.isfile(path):
+        how = "--vocab" if args.vocab else "model.dir or model.vocab_path (in the config or as an override), or --vocab"
+        raise ConfigError(f"{display_path(path)}: no such vocabulary file; set {how}")
+    return path
 
 
 def evaluate_command(track_class, doc, argv=None):

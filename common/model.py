@@ -92,12 +92,14 @@ def has_mlm_head(checkpoint_path):
     return any(name == MLM_HEAD_VARIABLE for name, _ in tf.train.list_variables(checkpoint_path))
 
 
-def build_encoder(model_cfg, load_checkpoint=True, **options):
+def build_encoder(model_cfg, load_checkpoint=True, mlm_head_optional=False, **options):
     """Keras model [token_ids, segment_ids] -> last hidden states (batch, seq, hidden).
 
     `load_checkpoint=False` builds the architecture only (predict then loads the trained weights).
     `options` go to bert4keras's build_transformer_model (e.g. with_mlm=True, application="unilm").
-    With an MLM head asked for and a checkpoint without one, the head starts random (a warning says so).
+    `mlm_head_optional`: with an MLM head asked for and a Google checkpoint without one, the head starts
+    random (a warning says so) instead of the load failing; for fine-tuning a generator, where the head
+    is learnt, not for reading a pretrained head.
     """
     from common import backend
     backend.setup()
@@ -109,8 +111,8 @@ def build_encoder(model_cfg, load_checkpoint=True, **options):
         sources = hf.transformer_sources(checkpoint_path, ARCHITECTURES[model_cfg.family], load_checkpoint)
     else:
         sources = {"config_path": config_path, "checkpoint_path": checkpoint_path if load_checkpoint else None}
-    headless = bool(options.get("with_mlm")) and load_checkpoint and not hf_folder(model_cfg) \
-        and not has_mlm_head(checkpoint_path)
+    headless = mlm_head_optional and bool(options.get("with_mlm")) and load_checkpoint \
+        and not hf_folder(model_cfg) and not has_mlm_head(checkpoint_path)
     if headless:  # loaded below, without the head
         sources["checkpoint_path"] = None
     transformer = build_transformer_model(
@@ -130,3 +132,12 @@ def build_encoder(model_cfg, load_checkpoint=True, **options):
         from common import recompute
         recompute.enable(transformer.model)
     return transformer.model
+
+
+def max_tokens(encoder):
+    """Tokens of one text the encoder takes besides [CLS] and [SEP] (absolute position embeddings
+    limit it; NEZHA's relative positions do not, 510 as for BERT then)."""
+    names = {layer.name for layer in encoder.layers}
+    if "Embedding-Position" not in names:
+        return 510
+    return int(encoder.get_layer("Embedding-Position").input_dim) - 2

@@ -26,6 +26,11 @@ import functools
 LAYER_NAMES = ["ScaleOffset", "MultiHeadAttention", "GatedAttentionUnit", "LayerNormalization",
                "FeedForward", "GlobalPointer", "EfficientGlobalPointer"]
 
+# The k-th dropout inside one wrapped layer call uses the call's seed + k * SEED_STRIDE: distinct masks
+# for the dropouts of one layer, the same masks when the layer is recomputed. (A prime, so the offsets of
+# different k never coincide with another call's seed pair by a small multiple.)
+SEED_STRIDE = 7919
+
 # Trace-time counter of recomputations built into gradient graphs (tests check recompute is live).
 stats = {"recomputed_calls": 0}
 
@@ -64,7 +69,7 @@ def _seeded_dropout_class():
                 return super().call(inputs, training=training)
             frame = _seed_stack[-1]
             seed, layer_training = frame[0], frame[1]
-            seed = seed + tf.constant([0, 7919], dtype=seed.dtype) * frame[2]
+            seed = seed + tf.constant([0, SEED_STRIDE], dtype=seed.dtype) * frame[2]
             frame[2] += 1
 
             def dropped():

@@ -4,7 +4,13 @@ Examples (windows, questions, dialogue samples) are sorted by length and run in 
 stays small and every model call but the last is a full batch; the outputs come back in the order of the
 examples. `call(batch) -> one output per example` is the track's: a forward pass that returns positive
 cells, logits, or a whole batched decoding.
+
+`run_sorted` returns every output at once; `stream_sorted` yields them one by one, running the examples
+chunk by chunk (sorted inside each chunk), so that memory holds one chunk's outputs however many
+examples there are: the thousands of windows of a long text go through without piling up.
 """
+
+CHUNK_BATCHES = 64  # batches per chunk of stream_sorted: long enough that sorting inside it pads little
 
 
 def run_sorted(examples, batch_size, call, length=len):
@@ -21,3 +27,13 @@ def run_sorted(examples, batch_size, call, length=len):
         for k, result in zip(chunk, results):
             outputs[k] = result
     return outputs
+
+
+def stream_sorted(examples, batch_size, call, length=len, chunk=None):
+    """Yield call's output for each example, in the order of `examples` (a sequence), computed chunk by
+    chunk of `chunk` examples (default CHUNK_BATCHES batches), each chunk sorted by length."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    chunk = chunk or batch_size * CHUNK_BATCHES
+    for at in range(0, len(examples), chunk):
+        yield from run_sorted(examples[at:at + chunk], batch_size, call, length)

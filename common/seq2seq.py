@@ -84,7 +84,8 @@ def target_loss(labels, logits):
 # -- the model ---------------------------------------------------------------------------------
 
 def build_model(model_cfg, application="unilm", load_checkpoint=True):
-    """Keras model [token_ids, segment_ids, positions] -> logits (batch, positions, vocab)."""
+    """Keras model [token_ids, segment_ids, positions] -> logits (batch, positions, vocab). A checkpoint
+    without an MLM head loads with a random one (tied to the word embeddings), learnt in fine-tuning."""
     from common.config import ConfigError
     from common.model import ARCHITECTURES, build_encoder
     if application not in APPLICATIONS:
@@ -93,7 +94,8 @@ def build_model(model_cfg, application="unilm", load_checkpoint=True):
         raise ConfigError("model.family = electra: an ELECTRA discriminator has no MLM head to generate with")
     import keras
     import tensorflow as tf
-    encoder = build_encoder(model_cfg, load_checkpoint=load_checkpoint, application=application, with_mlm="linear")
+    encoder = build_encoder(model_cfg, load_checkpoint=load_checkpoint, mlm_head_optional=True,
+                            application=application, with_mlm="linear")
     token_ids, segment_ids = encoder.inputs[:2]
     positions = keras.Input(shape=(None,), dtype="int32", name="Input-Target-Positions")
     hidden = encoder.get_layer("MLM-Dense").input

@@ -1,7 +1,7 @@
 """A tiny, random, real BERT checkpoint for tests and the demo (no download anywhere).
 
-Writes bert_config.json, vocab.txt and bert_model.ckpt.* in Google-BERT format, MLM head included, so
-it is loaded by `build_transformer_model` exactly like a real checkpoint.
+Writes bert_config.json, vocab.txt and bert_model.ckpt.* in Google-BERT format, so it is loaded by
+`build_transformer_model` exactly like a real checkpoint.
 
 The vocabulary is the special tokens plus every character of the given texts (lower-cased as the
 tokenizer does) and the lower-cased ASCII words and digit runs found in them, so that tokenising
@@ -56,8 +56,13 @@ def write_vocab(path, texts):
 
 
 def write_tiny_checkpoint(out_dir, texts, layers=2, heads=2, intermediate_factor=2, max_position=512,
-                          seed=0):
-    """Write a random BERT whose vocabulary covers `texts` into `out_dir`; returns the three paths."""
+                          seed=0, with_mlm=False):
+    """Write a random BERT whose vocabulary covers `texts` into `out_dir`; returns the three paths.
+
+    `with_mlm=True` also writes the masked-LM head (the `cls/predictions/*` variables of a Google
+    checkpoint): `build_transformer_model(..., with_mlm=True)` stops with "Key
+    cls/predictions/transform/dense/kernel not found in checkpoint" on a checkpoint without them.
+    """
     from common import backend, compat
     backend.setup(seed=seed)
     from bert4keras.models import build_transformer_model
@@ -72,9 +77,7 @@ def write_tiny_checkpoint(out_dir, texts, layers=2, heads=2, intermediate_factor
     from common.io import atomic_write
     with atomic_write(paths["config_path"]) as f:
         json.dump(config, f, indent=2)
-    # with the MLM head (cls/predictions/*), as a real checkpoint has it: seq2seq tracks need it; the
-    # head's layers are built after the encoder's, so the encoder's random values do not change
-    bert = build_transformer_model(paths["config_path"], None, return_keras_model=False, with_mlm=True)
+    bert = build_transformer_model(paths["config_path"], None, with_mlm=with_mlm, return_keras_model=False)
     compat.save_checkpoint(bert, paths["checkpoint_path"])
     return paths
 

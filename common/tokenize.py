@@ -172,3 +172,32 @@ def find_all(text, sub):
         found.append(at)
         at = text.find(sub, at + 1)
     return found
+
+
+class SpanIndex:
+    """Token spans of character spans by binary search: O(log n) per lookup on a text of n tokens
+    (`char_to_token_span` scans the offsets), so long texts with many occurrences stay fast."""
+
+    def __init__(self, offsets):
+        self.starts = np.fromiter((s for s, _ in offsets), dtype=np.int64, count=len(offsets))
+        self.ends = np.fromiter((e for _, e in offsets), dtype=np.int64, count=len(offsets))
+
+    def overlapping(self, start, end):
+        """Tokens [first, last] overlapping characters [start, end), as char_to_token_span; None if none."""
+        first = int(np.searchsorted(self.ends, start, side="right"))
+        if first >= len(self.starts) or self.starts[first] >= end:
+            return None
+        return first, int(np.searchsorted(self.starts, end, side="left")) - 1
+
+    def exact(self, char_starts, length):
+        """[(first, last)] token spans covering exactly [s, s + length), for each s of `char_starts`
+        whose characters whole tokens cover (others are left out)."""
+        n = len(self.starts)
+        starts = np.asarray(char_starts, dtype=np.int64)
+        if not n or not len(starts):
+            return []
+        first = np.searchsorted(self.starts, starts, side="left")
+        last = np.searchsorted(self.ends, starts + length, side="right") - 1
+        ok = (first < n) & (last >= 0) & (first <= last)
+        ok[ok] &= (self.starts[first[ok]] == starts[ok]) & (self.ends[last[ok]] == starts[ok] + length)
+        return list(zip(first[ok].tolist(), last[ok].tolist()))

@@ -7,7 +7,8 @@
 
 Training's dev evaluation, `predict`, `oracle` and the demo all go through these methods
 (`common/commands.py` holds the command lines), so a track is the pipeline above and nothing else:
-- `infer` runs the model over examples through `common.runner.run_sorted` (length-sorted batches);
+- `infer` runs the model over examples through `common.runner` (length-sorted batches; `stream_sorted`
+  yields the outputs chunk by chunk, so a long input's outputs never pile up);
 - `perfect_output` is what a perfect model would output for an example: `decode` of those is the oracle,
   the most the representation can reach.
 A track keeps TensorFlow out of its module top levels: importing it is cheap.
@@ -55,7 +56,12 @@ class Track:
     # -- the pipeline ----------------------------------------------------------------------------
 
     def load_records(self, path, labelled=True):
-        """Records of one file in the official format -> (records, SkipCounter of what was dropped)."""
+        """Records of one file in the official format -> (records, SkipCounter of what was dropped).
+
+        One record per input record, in file order. A bad part of a record is dropped and counted, the
+        record stays; a record that is not valid raises, or with data.on_error = "skip" is counted and,
+        when it has an identity (a text, an id), kept as a placeholder without labels, so that predict
+        and the oracle answer every input: a placeholder gives no training example and no gold."""
         raise NotImplementedError
 
     def encode(self, records, with_targets=True):
@@ -75,7 +81,8 @@ class Track:
         raise NotImplementedError
 
     def infer(self, model, examples):
-        """One output per example (batched with common.runner.run_sorted)."""
+        """One output per example, in order (batched with common.runner; may be a lazy iterator, which
+        `decode` consumes once)."""
         raise NotImplementedError
 
     def perfect_output(self, example):
@@ -83,7 +90,7 @@ class Track:
         raise NotImplementedError
 
     def decode(self, records, examples, outputs):
-        """Outputs of every example -> one submission row per record, in record order."""
+        """Outputs of every example (an iterable, used once) -> one submission row per record, in record order."""
         raise NotImplementedError
 
     def write_submission(self, path, rows):
@@ -115,7 +122,7 @@ class Track:
     def oracle(self, records):
         """Rows a perfect model would produce: gold -> targets -> the real decoder."""
         examples = self.encode(records, with_targets=True)
-        return self.decode(records, examples, [self.perfect_output(e) for e in examples])
+        return self.decode(records, examples, (self.perfect_output(e) for e in examples))
 
     def describe_encoding(self, records, examples):
         """One line about an encoded set, with what the targets lost."""

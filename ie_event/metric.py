@@ -1,25 +1,37 @@
-"""The DuEE 1.0 argument-level metric, as the organisers describe it (their scorer is not public).
+"""The DuEE 1.0 argument-level metric, as the organisers publish it (their scorer is not public).
 
 Each predicted argument scores [event_type right] x [role right] x charF1(predicted, gold), where
-charF1 counts the characters the two strings share (multiset overlap, case-insensitive):
-P_c = common / len(pred), R_c = common / len(gold), charF1 = 2 P_c R_c / (P_c + R_c); with aliases,
-the best gold expression counts. P = sum of scores / #predicted arguments, R = sum / #gold arguments,
-F1 = 2PR / (P + R), each rounded to 4 decimals.
+charF1 counts the characters the two strings share (multiset overlap, case-insensitive, spaces
+included): P_c = common / len(pred), R_c = common / len(gold), charF1 = 2 P_c R_c / (P_c + R_c);
+with aliases, the best gold expression counts. P = sum of scores / number of predicted arguments,
+R = sum of scores / number of gold arguments, F1 = 2PR / (P + R), each rounded to 4 decimals.
 
-Grouping into events is not scored, so what is scored is the *set* of distinct (event_type, role,
-argument) triples of a sentence, in gold and in prediction: an argument shared by two events, or an
-event listed twice, is one triple (counting it per event would make the score depend on grouping).
-Gold aliases of one triple are merged.
+Every argument counts, on both sides, as often as it is written: an argument shared by two events
+is two gold arguments, and a prediction must list it in two events to recall both (how arguments
+are grouped into events is otherwise not scored: only (event_type, role, argument) triples are
+paired).
 
-Pairing (unspecified by the organisers; our choice): within one sentence, a predicted
-(event_type, role, argument) is compared only with gold arguments of the same type and role; all such
-pairs are ranked by charF1 and taken greedily, best first, each predicted and each gold argument used
-at most once (ties: earlier predicted, then earlier gold argument first). Sentences are keyed by `id`;
-predictions for ids not in gold are ignored, gold ids without a prediction count as predicting nothing.
+Pairing (unspecified by the organisers; our choice, as ../docs/tracks.md states it): within one
+sentence, a predicted (event_type, role, argument) is compared only with gold arguments of the same
+type and role; all such pairs with a score > 0 are ranked by charF1 and taken greedily, best first,
+each predicted and each gold argument used at most once. Greedy is not an optimal assignment: where two pairs
+tie, which goes first can change the sum ("雄鹿队" scores 0.8 with both "雄鹿" and "鹿队"; if it takes
+"鹿队", "鹿队员" is left with "雄鹿" at 0.4 instead of "鹿队" at 0.8). Ties go to the earlier predicted
+argument, then to the earlier gold argument (file order: events, then arguments), so the result is
+deterministic.
+
+Sentences are keyed by `id`; predictions for ids not in gold are ignored, gold ids without a
+prediction count as predicting nothing. Ids follow the rule of ie_event/data.py: an id names one
+sentence. A submission that repeats an id is refused, naming both lines (predict never writes one);
+a gold line that repeats an earlier id with the same text is that sentence again and is not scored
+twice (logged); with a different text it is an error naming both lines.
 """
+import logging
 from collections import Counter
 
 from common.io import DataError, read_jsonl
+
+log = logging.getLogger(__name__)
 
 
 def char_f1(pred, gold):
@@ -32,7 +44,7 @@ def char_f1(pred, gold):
 
 def sentence_score(pred, gold):
     """Sum of pair scores for one sentence. pred: [(type, role, argument)];
-    gold: [(type, role, [argument, *aliases])]."""
+    gold: [(type, role, [argument, *aliases])]; every item counts (no de-duplication)."""
     pairs = []
     for p, (p_type, p_role, p_arg) in enumerate(pred):
         for g, (g_type, g_role, expressions) in enumerate(gold):
@@ -50,24 +62,11 @@ def sentence_score(pred, gold):
     return total
 
 
-def distinct_pred(args):
-    return list(dict.fromkeys(args))
-
-
-def distinct_gold(args):
-    merged = {}
-    for event_type, role, expressions in args:
-        known = merged.setdefault((event_type, role, expressions[0]), [])
-        known.extend(e for e in expressions if e not in known)
-    return [(event_type, role, expressions) for (event_type, role, _), expressions in merged.items()]
-
-
 def score(gold, pred):
-    """gold: {id: [(type, role, [argument, *aliases])]}, pred: {id: [(type, role, argument)]};
-    duplicates are removed here (see the module docstring)."""
+    """gold: {id: [(type, role, [argument, *aliases])]}, pred: {id: [(type, role, argument)]}."""
     total = n_pred = n_gold = 0
     for key, gold_args in gold.items():
-        gold_args, pred_args = distinct_gold(gold_args), distinct_pred(pred.get(key, []))
+        pred_args = pred.get(key, [])
         total += sentence_score(pred_args, gold_args)
         n_pred += len(pred_args)
         n_gold += len(gold_args)
@@ -101,19 +100,27 @@ def _events(path, line, obj):
             yield event["event_type"], arg, at
 
 
-def _keyed_lines(path):
-    seen = set()
+def _keyed_lines(path, repeats_allowed):
+    """(line, id, object) of each line whose id is new. A repeated id is an error naming both lines,
+    unless `repeats_allowed` and the line has the same text as the first (then it is skipped, logged)."""
+    first = {}  # id -> (line, text)
     for line, obj in read_jsonl(path, required=("id", "event_list")):
         key = _hashable(path, line, obj["id"])
-        if key in seen:
-            raise DataError(path, line, f"id {key!r} occurs twice", field="id")
-        seen.add(key)
+        if key in first:
+            first_line, first_text = first[key]
+            if repeats_allowed and obj.get("text") == first_text:
+                log.warning("%s, line %d: id %r repeats line %d with the same text: scored once", path, line,
+                            key, first_line)
+                continue
+            why = "with a different text" if repeats_allowed else "(a submission answers each id once)"
+            raise DataError(path, line, f"id {key!r} already used at line {first_line} {why}", field="id")
+        first[key] = (line, obj.get("text"))
         yield line, key, obj
 
 
 def load_gold(path):
     gold = {}
-    for line, key, obj in _keyed_lines(path):
+    for line, key, obj in _keyed_lines(path, repeats_allowed=True):
         args = []
         for event_type, arg, at in _events(path, line, obj):
             alias = arg.get("alias") or []
@@ -126,7 +133,7 @@ def load_gold(path):
 
 def load_submission(path):
     return {key: [(event_type, arg["role"], arg["argument"]) for event_type, arg, _ in _events(path, line, obj)]
-            for line, key, obj in _keyed_lines(path)}
+            for line, key, obj in _keyed_lines(path, repeats_allowed=False)}
 
 
 def evaluate_files(gold_path, pred_path):

@@ -1,5 +1,6 @@
 """ie_event on the track interface (common/track.py): DuEE records -> windows -> positive cells -> events."""
 import functools
+import logging
 
 from common.io import write_jsonl
 from common.runner import run_sorted
@@ -7,6 +8,8 @@ from common.tokenize import sentence_inputs
 from common.track import Track
 from ie_event import data, decode, metric
 from ie_event.config import IEEventConfig
+
+log = logging.getLogger(__name__)
 
 
 class IEEvent(Track):
@@ -22,7 +25,8 @@ class IEEvent(Track):
 
     @functools.cached_property
     def schema(self):
-        return data.load_schema(self.label_path(), self.cfg.model.links_per_event_type)
+        return data.load_schema(self.label_path(), self.cfg.model.links_per_event_type,
+                                self.cfg.model.events_per_argument)
 
     def load_records(self, path, labelled=True):
         return data.load_records(path, self.schema, labelled=labelled, on_error=self.cfg.data.on_error)
@@ -43,27 +47,34 @@ class IEEvent(Track):
         return build_loss(self.cfg.train, windows, self.schema.n_heads)
 
     def infer(self, model, windows):
-        """Per window: (positive cells (head, i, j), their logits)."""
+        """Per window: (int32 array (n, 3) of positive cells (head, i, j), float32 array (n,) of their
+        logits), at most predict.max_cells of them (compact arrays: a long input holds many windows)."""
+        import numpy as np
+        predict = self.cfg.predict
         if self._cells is None or self._cells[0] is not model:
             from ie_event.model import positive_cells
-            self._cells = (model, positive_cells(model, self.cfg.predict.threshold))
+            self._cells = (model, positive_cells(model, predict.threshold, predict.max_cells))
         select = self._cells[1]
+        crowded = []
 
         def cells(batch):
-            where, scores = select(*sentence_inputs([w.token_ids for w in batch], self.tokenizer.pad_id))
-            found = [([], []) for _ in batch]
-            for (b, head, i, j), score in zip(where.tolist(), scores.tolist()):
-                found[b][0].append((head, i, j))
-                found[b][1].append(score)
-            return found
+            where, scores, per_window = select(*sentence_inputs([w.token_ids for w in batch], self.tokenizer.pad_id))
+            crowded.extend(n for n in per_window.tolist() if n > predict.max_cells)
+            bounds = np.searchsorted(where[:, 0], np.arange(len(batch) + 1))
+            return [(where[a:b, 1:], scores[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
-        return run_sorted(windows, self.cfg.predict.batch_size, cells, length=lambda w: len(w.token_ids))
+        outputs = run_sorted(windows, predict.batch_size, cells, length=lambda w: len(w.token_ids))
+        if crowded:
+            log.warning("%d window(s) had more than predict.max_cells = %d positive cells (up to %d): kept the best",
+                        len(crowded), predict.max_cells, max(crowded))
+        return outputs
 
     def perfect_output(self, window):
         return window.targets, None
 
     def decode(self, records, windows, outputs):
-        return decode.decode_windows(records, windows, outputs, self.schema, self.cfg.predict.max_arguments)
+        limits = decode.Limits(self.cfg.predict.max_arguments, self.cfg.predict.max_events)
+        return decode.decode_windows(records, windows, outputs, self.schema, limits)
 
     def write_submission(self, path, rows):
         write_jsonl(path, rows)

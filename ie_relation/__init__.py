@@ -16,8 +16,9 @@ merged, and one forward pass scores every candidate at once:
 
 Every SPO, including several objects of one (subject, predicate), is a separate pair of cells, so a
 perfect model recovers them all (`python -m ie_relation.oracle`: gold -> targets -> this decoder; on
-4,000 real DuIE sentences with the 21,128-token Chinese vocab, F1 0.9994 at maxlen 256). What is lost:
-values that start or end inside a token (a truncated "Tolói", a trailing space) and, rarely, a spurious
+4,000 real DuIE sentences with the 21,128-token Chinese vocab, F1 0.9992 at maxlen 256; see README.md).
+What is lost: values that start or end inside a token (a truncated "Tolói"), values with surrounding
+spaces (targeted and predicted without them, but scored as given) and, rarely, a spurious
 pair when two nested subjects share a head token and two nested objects share a tail token.
 
 The link matrices use Efficient GlobalPointer by default (model.efficient_links): one shared query/key

@@ -24,6 +24,8 @@ class Predict(PredictConfig):
     link_threshold: float = key("a head-head / tail-tail link holds when its logit exceeds this")
     max_spans: int = key("at most this many subject / object spans per window (bounds decoding)", min=1)
     max_spos: int = key("at most this many SPOs decoded per window (bounds decoding)", min=1)
+    max_record_spos: int = key("at most this many SPOs per input line over all its windows (bounds the "
+                               "output and memory of a long text)", min=1)
 
 
 @dataclasses.dataclass(frozen=True)

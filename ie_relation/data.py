@@ -8,16 +8,17 @@ each extra slot k of a complex predicate has two, (predicate, k, "subject") from
 (predicate, k, "@value") from the main object to the slot value. The official schema gives 48 + 2 * 7
 = 62 link types, 126 channels. See ie_relation/__init__.py for why.
 
-Strings carry no offsets in DuIE, so each value is looked up in the text. A span is usable only if its
-tokens cover it exactly (a value that starts or ends inside a token cannot be decoded back and is
-counted as lost). In a window every occurrence of an entity string is marked as an entity; the links of
+Strings carry no offsets in DuIE, so each value is looked up in the text (without surrounding spaces,
+which no token covers). A span is usable only if its tokens cover it exactly (a value that starts or
+ends inside a token cannot be decoded back and is counted as lost). In a window every occurrence of an entity string is marked as an entity; the links of
 an SPO join the occurrences inside the window that lie closest together, and are only written when the
 whole SPO (subject and all slots) fits the window, so a perfect model never emits a truncated SPO.
 """
+import bisect
 from dataclasses import dataclass, field
 
 from common.io import DataError, SkipCounter, read_jsonl
-from common.tokenize import char_to_token_span, find_all, is_exact, sentence_windows
+from common.tokenize import SpanIndex, find_all, sentence_windows
 
 SUBJECT, OBJECT = 0, 1   # the entity channels
 N_ENTITY_CHANNELS = 2    # link channels follow them
@@ -76,60 +77,117 @@ def load_schema(path):
     return Schema(entries)
 
 
-def check_spo(spo, text, schema, where):
-    """Yield (field, message) for every problem of one SPO."""
+def check_spo(spo, schema, where):
+    """(field, message) of the first way one SPO is not of the schema's form (the record is then not
+    valid), or None. Its values may still be empty or absent from the text: see value_problem."""
     if not isinstance(spo, dict):
-        yield where, "must be an object"
-        return
+        return where, "must be an object"
     predicate = spo.get("predicate")
-    if predicate not in schema.slots:
-        yield f"{where}.predicate", f"unknown predicate {predicate!r} (not in the schema)"
-        return
-    values = {"subject": spo.get("subject")}
+    if not isinstance(predicate, str) or predicate not in schema.slots:
+        return f"{where}.predicate", f"unknown predicate {predicate!r} (not in the schema)"
+    if "subject" not in spo:
+        return f"{where}.subject", "missing"
     obj = spo.get("object")
     if not isinstance(obj, dict) or MAIN not in obj:
-        yield f"{where}.object", f"must be an object with a '{MAIN}' slot"
-        return
-    for slot, value in obj.items():
+        return f"{where}.object", f"must be an object with a '{MAIN}' slot"
+    for slot in obj:
         if slot not in schema.slots[predicate]:
-            yield f"{where}.object.{slot}", f"slot not in the schema of predicate {predicate!r}"
-        values[f"object.{slot}"] = value
-    for name, value in values.items():
-        if not isinstance(value, str) or not value:
-            yield f"{where}.{name}", "must be a non-empty string"
-        elif value not in text:
-            yield f"{where}.{name}", f"{value!r} does not occur in the text"
+            return f"{where}.object.{slot}", f"slot not in the schema of predicate {predicate!r}"
+    for name, value in spo_values(spo):
+        if value is not None and not isinstance(value, str):
+            return f"{where}.{name}", f"must be a string, got {type(value).__name__}"
+    return None
+
+
+def spo_values(spo):
+    """(field name, value) of the subject and every object slot of a well-formed SPO."""
+    return [("subject", spo["subject"]), *((f"object.{slot}", value) for slot, value in spo["object"].items())]
+
+
+def value_problem(value, text):
+    """Why one SPO value cannot be a target, or None. Surrounding spaces are no problem: the target is
+    the value without them (tokens never cover a space), when the text holds that."""
+    if value is None or not value.strip():
+        return "empty"
+    if value.strip() not in text:
+        return f"{value!r} does not occur in the text"
+    return None
+
+
+SPO = "SPO"                       # SkipCounter kinds of ie_relation's files
+SPACED = "spaced value"
+DUPLICATE = "duplicate text"
 
 
 def load_records(path, schema, labelled=True, on_error="raise"):
-    """Read a DuIE JSON Lines file -> (records, skip counter). A record is {"text", "spo_list"}
-    (spo_list empty when unlabelled). A bad line raises a DataError naming file, line and field, or
-    with on_error = "skip" is logged, counted and left out."""
-    skip = SkipCounter(on_error)
-    records = []
-    for line, obj in read_jsonl(path, skip=skip):
-        problems = list(_check_record(obj, schema, labelled))
-        if problems:
-            name, message = problems[0]
-            skip(DataError(path, line, message, field=name))
+    """Read a DuIE JSON Lines file -> (records, skip counter), one record per non-blank line.
+
+    A record is {"text", "spo_list"} (spo_list empty when unlabelled). An SPO with an empty value or a
+    value that is not in the text is dropped and counted (skips.drop), the rest of the record stays. A
+    line that is not a valid record (not JSON, no text, an SPO not of the schema's form) raises a
+    DataError naming file, line and field, or with on_error = "skip" is logged, counted and kept as a
+    placeholder {"text": its text or "", "spo_list": [], "skipped": True}: it gives no training
+    example and no gold, and predict and the oracle answer it with no SPO, so that every input line
+    has its output line. Texts are the key of the official metric: a later line with the same text
+    replaces an earlier one there (noted in the summary).
+    """
+    skips = SkipCounter(on_error)
+    records, first_line = [], {}
+    for line, obj in read_jsonl(path, skip=skips, keep_skipped=True):
+        if obj is None:  # not a JSON object: read_jsonl has counted it
+            records.append(placeholder(None))
             continue
-        records.append({"text": obj["text"], "spo_list": obj["spo_list"] if labelled else []})
-    return records, skip
+        try:
+            record = _parse_record(obj, schema, labelled, path, line, skips)
+        except DataError as error:
+            skips(error)
+            records.append(placeholder(obj))
+            continue
+        text = record["text"]
+        if text in first_line:
+            skips.note(DUPLICATE, DataError(path, line, f"same text as line {first_line[text]} (a later line "
+                                            "replaces an earlier one when scoring)", field="text"))
+        first_line.setdefault(text, line)
+        records.append(record)
+    return records, skips
 
 
-def _check_record(obj, schema, labelled):
+def placeholder(obj):
+    """The stand-in of a skipped line: its text if it has one, no SPO, no training example, no gold."""
+    text = obj.get("text") if isinstance(obj, dict) else None
+    return {"text": text if isinstance(text, str) else "", "spo_list": [], "skipped": True}
+
+
+def is_placeholder(record):
+    return record.get("skipped", False)
+
+
+def _parse_record(obj, schema, labelled, path, line, skips):
     text = obj.get("text")
     if not isinstance(text, str) or not text:
-        yield "text", "missing or not a non-empty string"
-        return
+        raise DataError(path, line, "missing or not a non-empty string", field="text")
     if not labelled:
-        return
+        return {"text": text, "spo_list": []}
     spo_list = obj.get("spo_list")
     if not isinstance(spo_list, list):
-        yield "spo_list", "missing or not a list"
-        return
+        raise DataError(path, line, "missing or not a list", field="spo_list")
+    kept = []
     for i, spo in enumerate(spo_list):
-        yield from check_spo(spo, text, schema, f"spo_list[{i}]")
+        where = f"spo_list[{i}]"
+        problem = check_spo(spo, schema, where)
+        if problem:
+            raise DataError(path, line, problem[1], field=problem[0])
+        bad = [(name, why) for name, value in spo_values(spo) if (why := value_problem(value, text))]
+        if bad:
+            name, why = bad[0]
+            skips.drop(SPO, DataError(path, line, why, field=f"{where}.{name}"))
+            continue
+        for name, value in spo_values(spo):
+            if value != value.strip():
+                skips.note(SPACED, DataError(path, line, f"{value!r}: targets and predictions use "
+                                             f"{value.strip()!r}", field=f"{where}.{name}"))
+        kept.append(spo)
+    return {"text": text, "spo_list": kept}
 
 
 # -- windows and targets ---------------------------------------------------------------------------
@@ -139,24 +197,26 @@ class Window:
     """One model input: tokens [start, end) of record `record`, wrapped in [CLS] ... [SEP].
 
     Model position p (1 <= p <= end - start) is token start + p - 1, whose characters are offsets[p - 1].
+    Token ids and offsets are cut from the record's encoding when asked for, so the many overlapping
+    windows of a long text hold no copies of it.
     """
     record: int
-    token_ids: list
-    offsets: list
+    encoding: object = field(repr=False)   # common.tokenize.Encoding of the record's text
+    start: int
+    end: int
+    wrap: object = field(repr=False)        # the tokenizer's wrap: ids -> ([CLS] ids [SEP], segments)
     targets: list = field(default_factory=list)  # (channel, head position, tail position)
 
+    @property
+    def token_ids(self):
+        return self.wrap(self.encoding.ids[self.start:self.end])[0]
+
+    @property
+    def offsets(self):
+        return self.encoding.offsets[self.start:self.end]
+
     def __len__(self):
-        return len(self.token_ids)
-
-
-def exact_spans(text, value, offsets):
-    """Token spans (first, last) that cover an occurrence of `value` in `text` exactly."""
-    spans = []
-    for start in find_all(text, value):
-        span = char_to_token_span(offsets, start, start + len(value))
-        if span is not None and is_exact(offsets, *span, start, start + len(value)):
-            spans.append(span)
-    return spans
+        return self.end - self.start + 2
 
 
 UNALIGNED = "values without an exact token span"
@@ -164,25 +224,29 @@ NO_WINDOW = "SPOs in no window whole"
 
 
 def encode_record(index, record, tokenizer, schema, maxlen, step=0, with_targets=True, lost=None):
-    """One record -> its windows (with targets when `with_targets`).
+    """One record -> its windows (with targets when `with_targets`); a placeholder has none.
 
     `lost` (optional Counter) counts what the targets cannot express: values with no exact token span
-    anywhere (UNALIGNED), SPOs that fit no window whole (NO_WINDOW).
+    anywhere (UNALIGNED), SPOs that fit no window whole (NO_WINDOW). A value is looked up without its
+    surrounding spaces, which no token covers.
     """
+    if is_placeholder(record):
+        return []
     text = record["text"]
     encoding = tokenizer.encode_cached(text)
-    ranges = sentence_windows(len(encoding), maxlen, step)
     spans = {}
-    if with_targets:
+    if with_targets and record["spo_list"]:
+        index_of = SpanIndex(encoding.offsets)
         for spo in record["spo_list"]:
-            for value in (spo["subject"], *spo["object"].values()):
+            for _, value in spo_values(spo):
+                value = value.strip()
                 if value not in spans:
-                    spans[value] = exact_spans(text, value, encoding.offsets)
+                    spans[value] = index_of.exact(find_all(text, value), len(value))
                     if not spans[value] and lost is not None:
                         lost[UNALIGNED] += 1
     result, placed = [], set()
-    for start, end in ranges:
-        window = Window(index, tokenizer.wrap(encoding.ids[start:end])[0], encoding.offsets[start:end])
+    for start, end in sentence_windows(len(encoding), maxlen, step):
+        window = Window(index, encoding, start, end, tokenizer.wrap)
         if with_targets:
             window.targets = window_targets(record, spans, schema, start, end, placed)
         result.append(window)
@@ -194,7 +258,14 @@ def encode_record(index, record, tokenizer, schema, maxlen, step=0, with_targets
 def window_targets(record, spans, schema, start, end, placed):
     """Positive (channel, head, tail) cells of the window covering tokens [start, end)."""
     def inside(value):
-        return [(a - start + 1, b - start + 1) for a, b in spans[value] if start <= a and b < end]
+        found = spans[value.strip()]  # sorted by first token: binary search, then the few inside
+        at, result = bisect.bisect_left(found, (start,)), []
+        while at < len(found) and found[at][0] < end:
+            a, b = found[at]
+            if b < end:
+                result.append((a - start + 1, b - start + 1))
+            at += 1
+        return result
 
     cells = set()
     for i, spo in enumerate(record["spo_list"]):

@@ -1,22 +1,26 @@
 """Score matrices -> SPOs: the one decoder used by evaluation during training, predict and the oracle.
 
-Per window: the cells above threshold give subject spans (channel 0), object spans (channel 1) and
-head-head / tail-tail links (see data.py for the channel layout). A subject s and an object o form
-(s, predicate, o) when both the head link and the tail link of (predicate, "@value", "subject") join
-them. An extra slot k of that predicate takes the object span v when v is linked, heads and tails, both
-from s by (predicate, k, "subject") and from o by (predicate, k, "@value"). A slot with several such
-values yields one SPO per value (a product over the slots). Model positions map back to characters
-through the window's token offsets, so every string is a slice of the original text.
-Windows of one record are merged by set union.
+Per window (`window_spos`): the cells above threshold give subject spans (channel 0) and object spans
+(channel 1), at most `max_spans` of each, best first, inside the window's tokens. A subject s and an
+object o form (s, predicate, o) when both the head link and the tail link of (predicate, "@value",
+"subject") join them. An extra slot k of that predicate takes the object span v when v is linked,
+heads and tails, both from s by (predicate, k, "subject") and from o by (predicate, k, "@value"). A
+slot with several such values yields one SPO per value (a product over the slots). Links are read from
+the dense scores at the kept spans only, never enumerated over the whole window, and a window yields at
+most `max_spos` SPOs: an untrained model that scores every cell positive costs a window a few
+milliseconds. The SPOs leave the window as character spans (through the window's token offsets).
+
+Per record (`merge`): the SPOs of its windows are united in first-seen order, at most
+`max_record_spos` of them, and every string is a slice of the original text. Windows arrive one at a
+time, so a long text never holds more than its capped SPOs.
 
 numpy only (no TensorFlow import here); the model is run by ie_relation.track.
 """
 import itertools
-from collections import defaultdict
 
 import numpy as np
 
-from ie_relation.data import MAIN, N_ENTITY_CHANNELS, OBJECT, SUBJECT
+from ie_relation.data import MAIN, OBJECT, SUBJECT
 
 
 PERFECT, ABSENT = 1.0, -1.0  # an oracle's logits on target cells and everywhere else
@@ -31,84 +35,66 @@ def perfect_scores(window, n_channels):
     return scores
 
 
-def window_cells(scores, max_spans, entity_threshold=0.0, link_threshold=0.0):
-    """Dense scores (channels, L, L) of one window -> (entities, links), sets of (channel, a, b) cells.
-
-    Entities: the cells of channels 0/1 above threshold, at most `max_spans` per channel (best first).
-    Links: only the cells above threshold that join heads (tails) of those spans - the only link cells the
-    decoder can use. This bounds work and memory even for an untrained model that scores almost every
-    cell positive (the whole link tensor of a window would be millions of cells).
-    """
-    entities = set()
-    for channel in (SUBJECT, OBJECT):
-        heads, tails = np.nonzero(scores[channel] > entity_threshold)
-        if len(heads) > max_spans:
-            best = np.argsort(-scores[channel, heads, tails], kind="stable")[:max_spans]
-            heads, tails = heads[best], tails[best]
-        entities.update((channel, int(h), int(t)) for h, t in zip(heads, tails))
-    n_links = (scores.shape[0] - N_ENTITY_CHANNELS) // 2
-    links = set()
-    for first, positions in ((N_ENTITY_CHANNELS, sorted({h for _, h, _ in entities})),
-                             (N_ENTITY_CHANNELS + n_links, sorted({t for _, _, t in entities}))):
-        if not positions:
-            continue
-        index = np.asarray(positions)
-        block = scores[first:first + n_links][:, index[:, None], index[None, :]] > link_threshold
-        for channel, i, j in np.argwhere(block).tolist():
-            links.add((first + channel, positions[i], positions[j]))
-    return entities, links
+def entity_spans(scores, channel, n_positions, threshold, max_spans):
+    """(heads, tails): int arrays of the spans of `channel` above threshold with 1 <= head <= tail <=
+    n_positions (never [CLS], [SEP] or padding), at most `max_spans`, best first, then sorted by position."""
+    block = scores[channel, 1:n_positions + 1, 1:n_positions + 1]
+    heads, tails = np.nonzero(np.triu(block > threshold))
+    if len(heads) > max_spans:
+        best = np.argsort(-block[heads, tails], kind="stable")[:max_spans]
+        heads, tails = heads[best], tails[best]
+    order = np.lexsort((tails, heads))
+    return heads[order] + 1, tails[order] + 1
 
 
-def decode_window(entities, links, schema, n_positions, max_spos):
-    """Cells of one window -> [(predicate, subject span, {slot: span})], spans as model positions.
-    Spans touching [CLS], [SEP] or padding (outside 1..n_positions) are dropped. At most `max_spos`
-    SPOs per window (real sentences hold a few dozen at most; an untrained model linking everything
-    to everything would otherwise enumerate millions of slot combinations)."""
-    def valid(h, t):
-        return 1 <= h <= t <= n_positions
+def window_spos(scores, n_positions, schema, max_spans, max_spos, entity_threshold=0.0, link_threshold=0.0):
+    """Dense scores (channels, L, L) of one window with `n_positions` tokens -> at most `max_spos`
+    [(predicate, subject span, ((slot, span), ...) sorted by slot)], spans as (head, tail) positions."""
+    s_heads, s_tails = entity_spans(scores, SUBJECT, n_positions, entity_threshold, max_spans)
+    o_heads, o_tails = entity_spans(scores, OBJECT, n_positions, entity_threshold, max_spans)
+    if not len(s_heads) or not len(o_heads):
+        return []
 
-    subjects = defaultdict(list)  # head position -> spans
-    objects = defaultdict(list)
-    for channel, h, t in entities:
-        if valid(h, t):
-            (subjects if channel == SUBJECT else objects)[h].append((h, t))
-    heads, tails = defaultdict(set), defaultdict(set)  # channel -> {(a, b)}
-    for channel, a, b in links:
-        (heads if channel < N_ENTITY_CHANNELS + schema.n_links else tails)[channel].add((a, b))
+    def linked(links, a_heads, a_tails, b_heads, b_tails):
+        """(links, len(a), len(b)): span a linked to span b, heads and tails, for each link type."""
+        heads = np.array([schema.head_channel(link) for link in links])[:, None, None]
+        tails = np.array([schema.tail_channel(link) for link in links])[:, None, None]
+        return ((scores[heads, a_heads[None, :, None], b_heads[None, None, :]] > link_threshold)
+                & (scores[tails, a_tails[None, :, None], b_tails[None, None, :]] > link_threshold))
 
-    def linked(link, a, b):
-        return ((a[0], b[0]) in heads.get(schema.head_channel(link), ())
-                and (a[1], b[1]) in tails.get(schema.tail_channel(link), ()))
-
+    predicates = list(schema.slots)
+    main = linked([(p, MAIN, "subject") for p in predicates], s_heads, s_tails, o_heads, o_tails)
+    spans_s = list(zip(s_heads.tolist(), s_tails.tolist()))
+    spans_o = list(zip(o_heads.tolist(), o_tails.tolist()))
     found = []
-    for predicate, slots in schema.slots.items():
-        main_link = (predicate, MAIN, "subject")
-        for sh, oh in heads.get(schema.head_channel(main_link), ()):
-            for s in subjects.get(sh, ()):
-                for o in objects.get(oh, ()):
-                    if not linked(main_link, s, o):
-                        continue
-                    options = [[(MAIN, o)]]
-                    for slot in slots[1:]:
-                        values = [(slot, v) for spans in objects.values() for v in spans
-                                  if linked((predicate, slot, "subject"), s, v)
-                                  and linked((predicate, slot, MAIN), o, v)]
-                        if values:
-                            options.append(values)
-                    for combination in itertools.product(*options):
-                        if len(found) >= max_spos:
-                            return found
-                        found.append((predicate, s, dict(combination)))
+    for p in np.flatnonzero(main.any(axis=(1, 2))).tolist():
+        if len(found) >= max_spos:
+            break
+        predicate, extra_slots = predicates[p], schema.slots[predicates[p]][1:]
+        if extra_slots:
+            from_subject = linked([(predicate, k, "subject") for k in extra_slots], s_heads, s_tails, o_heads, o_tails)
+            from_object = linked([(predicate, k, MAIN) for k in extra_slots], o_heads, o_tails, o_heads, o_tails)
+        for i, j in np.argwhere(main[p])[:max_spos - len(found)].tolist():  # each pair gives >= 1 SPO
+            options = [[(MAIN, spans_o[j])]]
+            for k, slot in enumerate(extra_slots):
+                values = np.flatnonzero(from_subject[k, i] & from_object[k, j]).tolist()
+                if values:
+                    options.append([(slot, spans_o[v]) for v in values])
+            for combination in itertools.product(*options):
+                if len(found) >= max_spos:
+                    return found
+                found.append((predicate, spans_s[i], tuple(sorted(combination))))
     return found
 
 
-def to_strings(window, text, spos):
-    """Model-position spans -> strings cut from `text` with the window's offsets."""
-    def cut(span):
-        return text[window.offsets[span[0] - 1][0]:window.offsets[span[1] - 1][1]]
+def char_spos(window, spos):
+    """SPOs with model-position spans -> the same with character spans (start, end) of the text."""
+    offsets = window.offsets
 
-    return [(predicate, cut(s), tuple((slot, cut(v)) for slot, v in sorted(obj.items())))
-            for predicate, s, obj in spos]
+    def chars(span):
+        return offsets[span[0] - 1][0], offsets[span[1] - 1][1]
+
+    return [(predicate, chars(s), tuple((slot, chars(v)) for slot, v in obj)) for predicate, s, obj in spos]
 
 
 def to_record(text, spo_tuples, schema):
@@ -122,13 +108,16 @@ def to_record(text, spo_tuples, schema):
     return {"text": text, "spo_list": spo_list}
 
 
-def merge(records, windows, window_cells_list, schema, max_spos):
-    """Decoded cells of every window -> one submission line per record, in record order; the SPOs
-    of a record's windows are united, in first-seen order."""
-    found = [dict() for _ in records]
-    for window, (entities, links) in zip(windows, window_cells_list):
+def merge(records, windows, window_outputs, schema, max_record_spos):
+    """SPOs (character spans, from `char_spos`) of every window -> one submission line per record, in
+    record order. `window_outputs` may be lazy: each is used once, as it comes. A record's SPOs are
+    united in first-seen order, at most `max_record_spos`."""
+    found = {}
+    for window, spos in zip(windows, window_outputs):
+        kept = found.setdefault(window.record, {})
         text = records[window.record]["text"]
-        spos = decode_window(entities, links, schema, len(window.offsets), max_spos)
-        for spo in to_strings(window, text, spos):
-            found[window.record][spo] = None
-    return [to_record(r["text"], list(spos), schema) for r, spos in zip(records, found)]
+        for predicate, (s0, s1), obj in spos:
+            if len(kept) >= max_record_spos:
+                break
+            kept[predicate, text[s0:s1], tuple((slot, text[a:b]) for slot, (a, b) in obj)] = None
+    return [to_record(r["text"], found.get(i, ()), schema) for i, r in enumerate(records)]

@@ -3,8 +3,10 @@
 Rules (docs: the organisers' scorer, section 1 of tracks.md):
 - A submission is rejected as a whole if a line is not JSON, lacks `text` or `spo_list`, or an SPO is
   not an object, lacks `subject` / `predicate` / `object`, has a non-string subject or a non-dict object.
-  A blank line is not JSON, so it rejects the file too. (Object values must be strings: the scorer
-  lower-cases them and would fail on anything else; we reject with a message instead.)
+  (Object values must be strings: the scorer lower-cases them and would fail on anything else; we
+  reject with a message instead.) Files are read as every file of this project is (common.io): a BOM,
+  CRLF line ends and blank lines are accepted, where the organisers' scorer rejects a blank line or a
+  BOM; the scores are the same. Our predict writes neither.
 - Subject and every object value are normalised: lower-cased, and one leading 《 plus one trailing 》
   removed when the string both starts with 《 and ends with 》.
 - Gold and predictions are keyed by the exact `text`; a later line with the same text replaces an
@@ -19,11 +21,10 @@ Rules (docs: the organisers' scorer, section 1 of tracks.md):
 
 Pure Python, no TensorFlow.
 """
-import json
 import os
 import zipfile
 
-from common.io import DataError
+from common.io import DataError, iter_jsonl
 
 
 def normalise(value):
@@ -68,30 +69,15 @@ def check_line(obj, path, line):
                 raise DataError(path, line, "must be a string", field=f"{where}.object.{slot}")
 
 
-def parse_lines(lines, path):
-    """Lines of a submission -> {text: [spo keys]} (later lines with the same text win)."""
+def parse_lines(stream, path):
+    """The lines of a submission (a binary stream) -> {text: [spo keys]} (later lines with the same text win)."""
     by_text = {}
-    for number, line in enumerate(lines, 1):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(path, number, f"not valid JSON ({e.msg} at column {e.colno})") from None
+    for number, obj in iter_jsonl(stream, path):
         check_line(obj, path, number)
         if not isinstance(obj["text"], str):
             raise DataError(path, number, "must be a string", field="text")
         by_text[obj["text"]] = [spo_key(spo) for spo in obj["spo_list"]]
     return by_text
-
-
-def read_text_lines(data, path):
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise DataError(path, None, f"not UTF-8 ({e.reason} at byte {e.start})") from None
-    lines = text.split("\n")
-    if lines and lines[-1] == "":  # a final newline ends the last line, it does not open a new one
-        lines.pop()
-    return [line.rstrip("\r") for line in lines]
 
 
 def load_submission(path):
@@ -105,11 +91,11 @@ def load_submission(path):
             for name in archive.namelist():
                 if name.endswith("/"):
                     continue
-                member = f"{path}:{name}"
-                by_text.update(parse_lines(read_text_lines(archive.read(name), member), member))
+                with archive.open(name) as member:
+                    by_text.update(parse_lines(member, f"{path}:{name}"))
         return by_text
     with open(path, "rb") as f:
-        return parse_lines(read_text_lines(f.read(), path), path)
+        return parse_lines(f, path)
 
 
 def score(gold, pred):

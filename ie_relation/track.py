@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 
 from common.io import atomic_write
-from common.runner import run_sorted
+from common.runner import stream_sorted
 from common.tokenize import sentence_inputs
 from common.track import Track
 from ie_relation import data, decode, metric
@@ -50,24 +50,28 @@ class IERelation(Track):
         return build_loss(self.cfg.train, windows, self.schema.n_channels)
 
     def infer(self, model, windows):
-        """Per window: the cells `decode.window_cells` keeps of its dense score matrices."""
+        """Per window, lazily: its SPOs as character spans (decode.window_spos), decoded batch by batch
+        right after the forward pass, so neither dense scores nor cells outlive their batch."""
         p = self.cfg.predict
 
-        def cells(batch):
+        def spos(batch):
             scores = np.asarray(model.predict_on_batch(
                 sentence_inputs([w.token_ids for w in batch], self.tokenizer.pad_id)))
-            return [decode.window_cells(s, p.max_spans, p.entity_threshold, p.link_threshold) for s in scores]
+            return [self._window_spos(window, s) for window, s in zip(batch, scores)]
 
         # longest first: the first batch shows at once whether the largest one fits in memory
-        return run_sorted(windows, p.batch_size, cells, length=lambda w: -len(w))
+        return stream_sorted(windows, p.batch_size, spos, length=lambda w: -len(w))
+
+    def _window_spos(self, window, scores):
+        p = self.cfg.predict
+        return decode.char_spos(window, decode.window_spos(scores, len(window) - 2, self.schema, p.max_spans,
+                                                           p.max_spos, p.entity_threshold, p.link_threshold))
 
     def perfect_output(self, window):
-        p = self.cfg.predict
-        return decode.window_cells(decode.perfect_scores(window, self.schema.n_channels), p.max_spans,
-                                   p.entity_threshold, p.link_threshold)
+        return self._window_spos(window, decode.perfect_scores(window, self.schema.n_channels))
 
-    def decode(self, records, windows, cells):
-        return decode.merge(records, windows, cells, self.schema, self.cfg.predict.max_spos)
+    def decode(self, records, windows, outputs):
+        return decode.merge(records, windows, outputs, self.schema, self.cfg.predict.max_record_spos)
 
     def write_submission(self, path, rows):
         """JSON Lines at `path` and the zip the organisers' scorer takes beside it (same name, .zip)."""
@@ -79,7 +83,9 @@ class IERelation(Track):
                 archive.writestr(os.path.basename(path), payload.encode("utf-8"))
 
     def score(self, records, rows):
-        return metric.score_records(records, rows)
+        """The official metric over the records that have a gold (placeholders of skipped lines have none)."""
+        gold = [(r, row) for r, row in zip(records, rows) if not data.is_placeholder(r)]
+        return metric.score_records([r for r, _ in gold], [row for _, row in gold])
 
     @classmethod
     def evaluate_files(cls, gold_path, pred_path):

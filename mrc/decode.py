@@ -59,7 +59,7 @@ def decode(questions, windows, window_logits, max_answer_len):
 
 def perfect_logits(window):
     """What a perfect model outputs for a window: a peak at the training target ([CLS] if none)."""
-    logits = np.zeros((len(window.token_ids), 2), dtype="float32")
+    logits = np.zeros((len(window), 2), dtype="float32")
     logits[window.target[0], 0] = PERFECT_LOGIT
     logits[window.target[1], 1] = PERFECT_LOGIT
     return logits

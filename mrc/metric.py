@@ -5,6 +5,7 @@ split into tokens (each CJK character and "=" alone, every other run of characte
 F1 from the longest common *contiguous* run of tokens, best over the gold answers; EM on the
 normalised strings. A question without a prediction scores 0 and counts as skipped.
 """
+from common.text import longest_common_run
 
 # Deleted by normalisation. Spaces, ASCII . ? ! and digits are kept, as in the official script.
 # (The official list also holds the two-character string "……", which never equals one character.)
@@ -37,19 +38,6 @@ def tokenize(text):
     if run:
         tokens.append(run)
     return tokens
-
-
-def longest_common_run(a, b):
-    """Length of the longest common contiguous run of two token lists."""
-    best, previous = 0, [0] * (len(b) + 1)
-    for x in a:
-        current = [0] * (len(b) + 1)
-        for j, y in enumerate(b):
-            if x == y:
-                current[j + 1] = previous[j] + 1
-                best = max(best, current[j + 1])
-        previous = current
-    return best
 
 
 def f1_score(golds, prediction):

@@ -2,8 +2,7 @@
 import numpy as np
 
 from common.io import write_json
-from common.runner import run_sorted
-from common.tokenize import pad
+from common.runner import stream_sorted
 from common.track import Track
 from mrc import data, decode, metric
 from mrc.config import MRCConfig
@@ -35,13 +34,15 @@ class MRC(Track):
         return build_loss(self.cfg.train)
 
     def infer(self, model, windows):
-        """Per window: its (sequence, 2) start/end logits."""
+        """Per window, lazily: its (sequence, 2) start/end logits. Windows stream through the model chunk
+        by chunk and `decode` keeps only each question's best span, so a long context never holds the
+        logits of all its windows."""
         def logits(batch):
-            inputs = [pad([w.token_ids for w in batch]), pad([w.segment_ids for w in batch])]
+            inputs, _ = data.collate(batch)
             out = np.asarray(model.predict_on_batch(inputs))
-            return [row[:len(w.token_ids)] for w, row in zip(batch, out)]
+            return [row[:len(w)] for w, row in zip(batch, out)]
 
-        return run_sorted(windows, self.cfg.predict.batch_size, logits, length=lambda w: len(w.token_ids))
+        return stream_sorted(windows, self.cfg.predict.batch_size, logits, length=len)
 
     def perfect_output(self, window):
         return decode.perfect_logits(window)
@@ -53,6 +54,7 @@ class MRC(Track):
         write_json(path, dict(rows), indent=1)
 
     def score(self, records, rows):
+        """The official metric over the questions that have a gold (not placeholders of skipped ones)."""
         scores = metric.evaluate(data.gold_answers(records), dict(rows))
         return {"f1": scores["F1"], "em": scores["EM"]}
 

@@ -66,7 +66,8 @@ def tiny_bert(tmp_path_factory, tf):
     def folder(track):
         if track not in folders:
             folders[track] = str(tmp_path_factory.mktemp(f"tiny_bert_{track}"))
-            write_tiny_checkpoint(folders[track], sample_texts(os.path.join(SAMPLES, track)), seed=0)
+            write_tiny_checkpoint(folders[track], sample_texts(os.path.join(SAMPLES, track)), seed=0,
+                                  with_mlm=True)   # as a real checkpoint: generating tracks need the head
         return folders[track]
 
     return folder

@@ -1,5 +1,7 @@
 """Integrated gradients on the tiny random BERT: completeness, padding, chunking, a head whose
 attributions are known in closed form, and the hook leaving the model as it was."""
+import os
+
 import numpy as np
 import pytest
 
@@ -18,10 +20,10 @@ def explained(tiny_checkpoint):
     import tensorflow as tf
     from bert4keras.layers import GlobalPointer
 
-    from common.model import build_encoder
+    from common.model import build_encoder, checkpoint_config
     from common.tokenize import OffsetTokenizer
 
-    encoder = build_encoder(dict(tiny_checkpoint))
+    encoder = build_encoder(checkpoint_config(os.path.dirname(tiny_checkpoint["vocab_path"])))
     tokens = encoder.get_layer("Embedding-Token")
     direction = np.random.default_rng(0).normal(size=(tokens.output_dim, 1)).astype("float32") * 3
 

@@ -52,12 +52,28 @@ def test_each_gold_argument_is_used_once_best_pairs_first():
     assert metric.score(gold, pred)["precision"] == pytest.approx((1 + 2 / 3) / 2, abs=1e-4)
 
 
-def test_duplicates_count_once_and_grouping_is_not_scored():
-    gold = {1: [(W, "胜者", ["猛龙队"]), (W, "败者", ["雄鹿队"]), (W, "胜者", ["猛龙队"]), (W, "败者", ["雄鹿"])]}
-    # the shared winner listed once, or twice (once per event), scores the same
-    once = {1: [(W, "胜者", "猛龙队"), (W, "败者", "雄鹿队"), (W, "败者", "雄鹿")]}
-    twice = {1: [(W, "胜者", "猛龙队"), (W, "败者", "雄鹿队"), (W, "胜者", "猛龙队"), (W, "败者", "雄鹿")]}
-    assert metric.score(gold, once) == metric.score(gold, twice) == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+def test_ties_go_to_the_earlier_predicted_then_the_earlier_gold_argument():
+    # 雄鹿队 scores 0.8 with 雄鹿 and with 鹿队; 鹿队员 scores 0.8 with 鹿队 but 0.4 with 雄鹿
+    pred = {1: [(W, "败者", "雄鹿队"), (W, "败者", "鹿队员")]}
+    gold = {1: [(W, "败者", ["雄鹿"]), (W, "败者", ["鹿队"])]}
+    assert metric.score(gold, pred) == {"precision": 0.8, "recall": 0.8, "f1": 0.8}
+    gold = {1: [(W, "败者", ["鹿队"]), (W, "败者", ["雄鹿"])]}  # 雄鹿队 now takes 鹿队 first
+    assert metric.score(gold, pred) == {"precision": 0.6, "recall": 0.6, "f1": 0.6}
+
+
+SHARED_GOLD = {1: [(W, "胜者", ["猛龙队"]), (W, "败者", ["雄鹿队"]), (W, "胜者", ["猛龙队"]), (W, "败者", ["雄鹿"])]}
+
+
+@pytest.mark.parametrize("winners, expected", [
+    # written once: 3 predicted arguments score 3 of 4 gold: P = 3/3, R = 3/4, F1 = 2 x 0.75 / 1.75
+    (1, {"precision": 1.0, "recall": 0.75, "f1": 0.8571}),
+    (2, {"precision": 1.0, "recall": 1.0, "f1": 1.0}),
+    # written three times: the third finds no gold left: P = 4/5, R = 4/4, F1 = 1.6 / 1.8
+    (3, {"precision": 0.8, "recall": 1.0, "f1": 0.8889}),
+])
+def test_an_argument_shared_by_two_events_counts_twice(winners, expected):
+    pred = {1: [(W, "胜者", "猛龙队")] * winners + [(W, "败者", "雄鹿队"), (W, "败者", "雄鹿")]}
+    assert metric.score(SHARED_GOLD, pred) == expected
 
 
 def test_missing_and_extra_sentences():
@@ -93,3 +109,44 @@ def test_bad_submission_names_file_line_and_field(tmp_path):
     pred.write_text('{"id": 1, "event_list": []}\nnot json\n')
     with pytest.raises(SystemExit, match="^error: .*pred.json, line 2"):
         cli.run(evaluate.main, [gold, str(pred)])
+
+
+def _gold_line(id, text="猛龙击败雄鹿，随后击败76人", events=None):
+    if events is None:
+        events = [{"event_type": W, "arguments": [
+            {"role": "胜者", "argument": "猛龙", "argument_start_index": 0, "alias": []},
+            {"role": "败者", "argument": "雄鹿", "argument_start_index": 4, "alias": []}]},
+            {"event_type": W, "arguments": [
+            {"role": "胜者", "argument": "猛龙", "argument_start_index": 0, "alias": []},
+            {"role": "败者", "argument": "76人", "argument_start_index": 11, "alias": []}]}]
+    return {"id": id, "text": text, "event_list": events}
+
+
+def test_files_count_a_shared_argument_per_event_and_ignore_grouping(tmp_path):
+    gold = _write(tmp_path / "gold.json", [_gold_line("g1")])
+    args = [("胜者", "猛龙"), ("败者", "雄鹿"), ("胜者", "猛龙"), ("败者", "76人")]
+    as_two = [{"event_type": W, "arguments": [{"role": r, "argument": a} for r, a in args[:2]]},
+              {"event_type": W, "arguments": [{"role": r, "argument": a} for r, a in args[2:]]}]
+    as_one = [{"event_type": W, "arguments": [{"role": r, "argument": a} for r, a in args]}]
+    once = [{"event_type": W, "arguments": [{"role": r, "argument": a} for r, a in args[1:]]}]
+    scores = [metric.evaluate_files(gold, _write(tmp_path / f"p{k}.json", [{"id": "g1", "event_list": events}]))
+              for k, events in enumerate([as_two, as_one, once])]
+    assert scores[0] == scores[1] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    assert scores[2] == {"precision": 1.0, "recall": 0.75, "f1": 0.8571}
+
+
+def test_a_submission_answers_each_id_once(tmp_path):
+    gold = _write(tmp_path / "gold.json", [_gold_line("g1"), _gold_line("g2", text="x", events=[])])
+    pred = _write(tmp_path / "pred.json", [{"id": "g1", "event_list": []}, {"id": "g2", "event_list": []},
+                                           {"id": "g1", "event_list": []}])
+    with pytest.raises(DataError, match=r"pred.json, line 3: field 'id': id 'g1' already used at line 1"):
+        metric.evaluate_files(gold, pred)
+
+
+def test_gold_repeating_an_id_and_text_is_scored_once_another_text_is_an_error(tmp_path):
+    pred = _write(tmp_path / "pred.json", [{"id": "g1", "event_list": _gold_line("g1")["event_list"][:1]}])
+    gold = _write(tmp_path / "gold.json", [_gold_line("g1"), _gold_line("g1")])
+    assert metric.evaluate_files(gold, pred) == {"precision": 1.0, "recall": 0.5, "f1": 0.6667}
+    gold = _write(tmp_path / "gold.json", [_gold_line("g1"), _gold_line("g1", text="猛龙击败雄鹿")])
+    with pytest.raises(DataError, match="gold.json, line 2: field 'id': id 'g1' already used at line 1 with a diff"):
+        metric.evaluate_files(gold, pred)

@@ -2,6 +2,7 @@
 valid submission from the run folder alone, and batched inference equals one window at a time."""
 import os
 import shutil
+import time
 
 import pytest
 
@@ -73,3 +74,65 @@ def test_batched_inference_equals_one_window_at_a_time(trained):
     rows = batched.predict(model, records)
     assert rows == one_by_one.predict(model, records)
     assert any(row["event_list"] for row in rows)
+
+
+def test_predict_answers_a_repeated_id_once_and_its_evaluate_accepts_it(trained, tmp_path, capsys):
+    """One rule for ids in predict and evaluate: an id names one sentence. A line repeating an id with
+    the same text is answered once (counted in the summary line); with another text it is an error
+    naming both lines; evaluate refuses a submission that repeats an id."""
+    from common import cli
+    from ie_event import evaluate, predict
+    track, _ = trained
+    rows = read_lines(sample("ie_event", "test1.json"))[:3]
+    test = write_lines(tmp_path / "test.json", rows + [rows[1]])
+    out = tmp_path / "pred.json"
+    predict.main(["--run", track.cfg.train.out_dir, "--input", test, "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert "test.json: 1 line(s) repeating an earlier id and text, read once (line 4 = line 2)" in printed
+    assert [r["id"] for r in read_lines(out)] == [r["id"] for r in rows]
+    gold = write_lines(tmp_path / "gold.json", [{**r, "event_list": []} for r in rows + [rows[1]]])
+    assert evaluate.main([gold, str(out)]) == {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+    test = write_lines(tmp_path / "test.json", rows + [{**rows[1], "text": "另一句话"}])
+    with pytest.raises(SystemExit, match=r"^error: .*test.json, line 4: field 'id': id .* already used at line 2"):
+        cli.run(predict.main, ["--run", track.cfg.train.out_dir, "--input", test, "--out", str(out)])
+
+
+def test_a_model_firing_everywhere_on_a_long_text_stays_fast_and_small(trained, tmp_path, caplog):
+    """An untrained or adversarial model (every logit positive) on a 3,000-character text: each window
+    passes at most predict.max_cells cells (the best), decoding stays within its per-record bounds, and
+    predict finishes in seconds with a logged note instead of running away in time or memory."""
+    import tensorflow as tf
+    from common.config import replace
+    from ie_event.data import Record
+    track, _ = trained
+    fired = replace(track.cfg, predict={"max_cells": 500, "max_arguments": 8, "max_events": 16, "batch_size": 8})
+    fired_track = type(track)(fired, label_path=track.label_path())
+    n_heads = fired_track.schema.n_heads
+
+    def everywhere(inputs, training=False):  # logits (batch, heads, L, L), every one positive
+        shape = tf.concat([tf.shape(inputs[0])[:1], [n_heads], tf.shape(inputs[0])[1:], tf.shape(inputs[0])[1:]], 0)
+        return tf.random.stateless_uniform(shape, seed=[1, 2], minval=1.0, maxval=2.0)
+
+    text = "湖人击败勇士，随后输给快船。" * 215
+    records = [Record("long", text, [])]
+    windows = fired_track.encode(records, with_targets=False)
+    started = time.perf_counter()
+    outputs = fired_track.infer(everywhere, windows)
+    rows = fired_track.decode(records, windows, outputs)
+    assert time.perf_counter() - started < 30
+    assert len(windows) > 90 and all(len(cells) == len(scores) == 500 for cells, scores in outputs)
+    assert all(cells.dtype.itemsize == 4 for cells, _ in outputs)  # compact: ~6 KB per window
+    assert 0 < len(rows[0]["event_list"]) <= 16
+    notes = " ".join(r.getMessage() for r in caplog.records)
+    assert f"{len(windows)} window(s) had more than predict.max_cells = 500 positive cells" in notes
+    assert "1 record(s) over max_arguments" in notes
+
+
+def test_oracle_reads_the_schema_beside_gold_and_the_vocab_of_the_model(tiny_bert, tmp_path, capsys):
+    """As the README shows it: --gold and --out only; the vocab is the config's [model] one."""
+    from ie_event import oracle
+    for name in ("dev.json", "event_schema.json"):
+        shutil.copy(sample("ie_event", name), tmp_path / name)
+    result = oracle.main(["--gold", str(tmp_path / "dev.json"), "--out", str(tmp_path / "oracle.json"),
+                          f"model.dir={tiny_bert('ie_event')}"])
+    assert result == {"precision": 1.0, "recall": 1.0, "f1": 1.0}

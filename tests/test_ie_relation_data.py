@@ -58,20 +58,58 @@ GOOD = json.dumps({"text": "《白鹭》的导演是林知远", "spo_list": [
      "spo_list[0].predicate", "unknown predicate"),
     ('{"text": "abc的导演是x", "spo_list": [{"predicate": "导演", "subject": "abc", '
      '"object": {"@value": "x", "inWork": "abc"}}]}', "spo_list[0].object.inWork", "not in the schema"),
-    ('{"text": "abc的导演是x", "spo_list": [{"predicate": "导演", "subject": "abd", "object": {"@value": "x"}}]}',
-     "spo_list[0].subject", "does not occur in the text"),
     ('{"text": "abc的导演是x", "spo_list": [{"predicate": "导演", "subject": "abc", "object": {"inWork": "x"}}]}',
      "spo_list[0].object", "'@value'"),
+    ('{"text": "abc的导演是x", "spo_list": [{"predicate": "导演", "subject": ["abc"], "object": {"@value": "x"}}]}',
+     "spo_list[0].subject", "must be a string"),
     ('{"spo_list": []}', "text", "missing"),
 ])
-def test_bad_line_is_located_or_counted(tmp_path, schema, bad, field, message):
-    path = write_lines(tmp_path / "train.json", [GOOD, bad, GOOD])
+def test_a_line_that_is_not_a_record_raises_or_stays_as_a_placeholder(tmp_path, schema, bad, field, message):
+    path = write_lines(tmp_path / "train.json", [GOOD, bad, GOOD.replace("白鹭", "白鹤")])
     with pytest.raises(DataError) as error:
         load_records(path, schema)
     assert (error.value.path, error.value.line, error.value.field) == (path, 2, field)
     assert message in str(error.value)
     records, skipped = load_records(path, schema, on_error="skip")
-    assert len(records) == 2 and len(skipped.skipped) == 1 and "1 record(s) skipped" in skipped.summary()
+    assert len(skipped.skipped) == 1 and skipped.summary() == "1 record(s) skipped"
+    # kept in place, with its text when it has one, so that every line is answered; no gold, no target
+    text = json.loads(bad)["text"] if field and field != "text" else ""
+    assert records[1] == {"text": text, "spo_list": [], "skipped": True}
+    assert [r["text"] for r in records[::2]] == ["《白鹭》的导演是林知远", "《白鹤》的导演是林知远"]
+
+
+def test_an_empty_spo_value_drops_that_spo_only(tmp_path, schema):
+    # the official dev file, line 6417: one of seven SPOs has "object": {"@value": ""}
+    text = "《白鹭》的导演是林知远，主演是沈青禾、周慕白，编剧是林知远"
+    spos = [{"predicate": "导演", "subject": "白鹭", "object": {"@value": "林知远"}},
+            {"predicate": "主演", "subject": "白鹭", "object": {"@value": "沈青禾"}},
+            {"predicate": "主演", "subject": "白鹭", "object": {"@value": "周慕白"}},
+            {"predicate": "编剧", "subject": "白鹭", "object": {"@value": ""}},
+            {"predicate": "编剧", "subject": "白鹭", "object": {"@value": "林知远"}},
+            {"predicate": "主演", "subject": "白鹭", "object": {"@value": None}},
+            {"predicate": "主演", "subject": "白鹭", "object": {"@value": "陆云"}}]
+    path = write_lines(tmp_path / "dev.json", [GOOD] * 2 + [json.dumps({"text": text, "spo_list": spos}, ensure_ascii=False)])
+    for on_error in ("raise", "skip"):
+        records, skips = load_records(path, schema, on_error=on_error)
+        assert records[2]["spo_list"] == [spos[i] for i in (0, 1, 2, 4)]
+        assert skips.summary() == (
+            "3 SPOs dropped (line 3, field spo_list[3].object.@value: empty; line 3, field "
+            "spo_list[5].object.@value: empty; line 3, field spo_list[6].object.@value: '陆云' does not occur "
+            "in the text), 1 duplicate text (line 2, field text: same text as line 1 (a later line replaces an "
+            "earlier one when scoring))")
+
+
+def test_spaced_values_target_their_text_without_spaces(tmp_path, schema, tokenizer):
+    text = "《白鹭》的导演是林知远"
+    record = {"text": text, "spo_list": [{"predicate": "导演", "subject": "白鹭 ", "object": {"@value": " 林知远"}}]}
+    path = write_lines(tmp_path / "train.json", [json.dumps(record, ensure_ascii=False)])
+    records, skips = load_records(path, schema)
+    assert records[0]["spo_list"] == record["spo_list"]  # the gold stays as given
+    assert skips.summary().startswith("2 spaced values (line 1, field spo_list[0].subject: '白鹭 ': targets and "
+                                      "predictions use '白鹭'")
+    lost = Counter()
+    [window] = encode_record(0, records[0], tokenizer, schema, maxlen=64, lost=lost)
+    assert not +lost and (SUBJECT, 2, 3) in window.targets and (OBJECT, 9, 11) in window.targets
 
 
 @pytest.fixture(scope="module")

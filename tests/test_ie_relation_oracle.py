@@ -2,12 +2,13 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from conftest import make_track
 from ie_relation import metric
 from ie_relation.data import MAIN, NO_WINDOW, OBJECT, SUBJECT, load_schema
-from ie_relation.decode import decode_window
+from ie_relation.decode import entity_spans, window_spos
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "samples",
                        "ie_relation")
@@ -58,13 +59,26 @@ def cells(schema, link, a, b):
     return {(schema.head_channel(link), a[0], b[0]), (schema.tail_channel(link), a[1], b[1])}
 
 
+def decode_cells(schema, entities, links, n_positions, max_spos=256, max_spans=64):
+    """window_spos of the dense scores that are positive exactly on `entities | links` (a window of
+    n_positions tokens plus [CLS] and [SEP])."""
+    scores = np.full((schema.n_channels, n_positions + 2, n_positions + 2), -1.0, dtype="float32")
+    for channel, a, b in entities | links:
+        scores[channel, a, b] = 1.0
+    return window_spos(scores, n_positions, schema, max_spans, max_spos)
+
+
+def spo(predicate, subject, **slots):
+    return (predicate, subject, tuple(sorted(slots.items())))
+
+
 def test_decoder_keeps_several_objects_of_one_subject_and_predicate(schema):
     film, actor1, actor2 = (1, 2), (5, 7), (9, 10)
     entities = {(SUBJECT, *film), (OBJECT, *actor1), (OBJECT, *actor2)}
     link = ("主演", MAIN, "subject")
     links = cells(schema, link, film, actor1) | cells(schema, link, film, actor2)
-    found = decode_window(entities, links, schema, n_positions=12, max_spos=256)
-    assert sorted(found, key=str) == [("主演", film, {MAIN: actor1}), ("主演", film, {MAIN: actor2})]
+    found = decode_cells(schema, entities, links, n_positions=12)
+    assert found == [spo("主演", film, **{MAIN: actor1}), spo("主演", film, **{MAIN: actor2})]
 
 
 def test_decoder_needs_both_head_and_tail_links(schema):
@@ -72,10 +86,12 @@ def test_decoder_needs_both_head_and_tail_links(schema):
     link = ("主演", MAIN, "subject")
     entities = {(SUBJECT, *film), (OBJECT, *actor)}
     heads_only = {(schema.head_channel(link), 1, 5)}
-    assert decode_window(entities, heads_only, schema, 12, 256) == []
+    assert decode_cells(schema, entities, heads_only, 12) == []
     # a span that touches [CLS] (0) or lies past the last token is never decoded
-    assert decode_window({(SUBJECT, 0, 2), (OBJECT, *actor)}, cells(schema, link, (0, 2), actor), schema, 12, 256) == []
-    assert decode_window(entities, cells(schema, link, film, actor), schema, n_positions=6, max_spos=256) == []
+    assert decode_cells(schema, {(SUBJECT, 0, 2), (OBJECT, *actor)}, cells(schema, link, (0, 2), actor), 12) == []
+    assert decode_cells(schema, entities, cells(schema, link, film, actor), n_positions=6) == []
+    assert decode_cells(schema, entities, cells(schema, link, film, actor), n_positions=7) == \
+        [spo("主演", film, **{MAIN: actor})]
 
 
 def test_decoder_attaches_extra_slots_linked_from_subject_and_object(schema):
@@ -88,30 +104,29 @@ def test_decoder_attaches_extra_slots_linked_from_subject_and_object(schema):
              | cells(schema, in_work_s, person, work1) | cells(schema, in_work_o, award1, work1)
              | cells(schema, in_work_s, person, work2) | cells(schema, in_work_o, award2, work2)
              | cells(schema, date_s, person, date) | cells(schema, date_o, award2, date))
-    found = decode_window(entities, links, schema, 20, 256)
+    found = decode_cells(schema, entities, links, 20)
     # each award keeps its own work; only award2 is linked to the date
-    assert sorted(found, key=str) == sorted([
-        ("获奖", person, {MAIN: award1, "inWork": work1}),
-        ("获奖", person, {MAIN: award2, "inWork": work2, "onDate": date})], key=str)
+    assert found == [spo("获奖", person, **{MAIN: award1, "inWork": work1}),
+                     spo("获奖", person, **{MAIN: award2, "inWork": work2, "onDate": date})]
 
 
-def test_untrained_scores_keep_decoding_bounded(schema):
-    import numpy as np
-    from ie_relation.data import N_ENTITY_CHANNELS
-    from ie_relation.decode import window_cells
-    # an untrained model: every cell positive (entity cells only on the upper triangle, off [CLS])
-    scores = np.random.default_rng(0).uniform(1.0, 2.0, (schema.n_channels, 40, 40)).astype("float32")
-    scores[:2] = np.where(np.triu(np.ones((40, 40), bool)), scores[:2], -1.0)
-    scores[:2, 0, :] = -1.0
+def all_positive_scores(schema, size, seed=0):
+    """An untrained model: every cell of every channel positive, a few entity cells higher."""
+    scores = np.random.default_rng(seed).uniform(1.0, 2.0, (schema.n_channels, size, size)).astype("float32")
     scores[SUBJECT, 5, 6] = 3.0
-    entities, links = window_cells(scores, max_spans=8)
-    assert len(entities) == 16 and sum(c == SUBJECT for c, _, _ in entities) == 8
-    assert (SUBJECT, 5, 6) in entities  # best scores first
-    heads = {h for _, h, _ in entities}
-    tails = {t for _, _, t in entities}
-    assert all(a in heads and b in heads for c, a, b in links if c < N_ENTITY_CHANNELS + schema.n_links)
-    assert all(a in tails and b in tails for c, a, b in links if c >= N_ENTITY_CHANNELS + schema.n_links)
-    assert len(links) <= 2 * schema.n_links * 16 * 16
-    # everything linked to everything: decoding stops at its cap instead of enumerating slot products
-    spos = decode_window(entities, links, schema, 40, max_spos=50)
-    assert len(spos) == 50
+    return scores
+
+
+def test_an_all_positive_window_decodes_fast_within_its_caps(schema):
+    import time
+    scores = all_positive_scores(schema, 256)
+    heads, tails = entity_spans(scores, SUBJECT, 254, 0.0, max_spans=8)
+    assert len(heads) == 8 and (5, 6) in zip(heads.tolist(), tails.tolist())  # the best are kept
+    assert heads.tolist() == sorted(heads.tolist())  # then listed by position
+    assert all(1 <= h <= t <= 254 for h, t in zip(heads.tolist(), tails.tolist()))  # never [CLS] / [SEP]
+    started = time.perf_counter()
+    for _ in range(10):
+        found = window_spos(scores, 254, schema, max_spans=64, max_spos=256)
+    assert len(found) == 256 and (time.perf_counter() - started) / 10 < 0.1
+    # everything linked to everything: the slot products stop at the cap
+    assert len(window_spos(scores, 254, schema, max_spans=64, max_spos=50)) == 50

@@ -23,8 +23,10 @@ def test_best_span_respects_order_and_length():
 
 
 def window(record, offsets, context_pos, first_token, n_tokens):
-    seq = context_pos + n_tokens + 1
-    return data.Window(record, [0] * seq, [0] * seq, offsets, first_token, n_tokens, context_pos, (0, 0))
+    from common.tokenize import Encoding
+    context = Encoding(["x"] * len(offsets), [7] * len(offsets), offsets)
+    shared = data.Encoded([5] * (context_pos - 2), context, lambda a, b: ([1, *a, 2, *b, 2], [0] * (len(a) + 2) + [1] * (len(b) + 1)))
+    return data.Window(record, shared, first_token, n_tokens, (0, 0))
 
 
 def test_the_best_window_wins_and_characters_are_exact():
@@ -70,4 +72,7 @@ def test_oracle_is_cut_by_a_too_short_answer_limit(sample_vocab):
     questions, _ = track.load_records(os.path.join(SAMPLES, "train.json"))
     rows = track.oracle(questions)
     assert track.lost[data.UNREACHABLE] > 0 and track.score(questions, rows)["f1"] < 100
+    track = sample_track(sample_vocab, "data.max_answer_len=3")  # windows long enough: only the decoder cuts
+    track.oracle(questions)
+    assert track.lost[data.TOO_LONG] > 0 and not track.lost[data.UNREACHABLE]
 

@@ -65,10 +65,10 @@ def test_failed_predict_leaves_the_old_output_alone(trained, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"data": [{"title": "", "paragraphs": [
         {"context": "长江", "qas": [{"question": "问", "id": "q1"}]},
-        {"context": "黄河", "qas": [{"question": "问", "id": "q1"}]}]}]}, ensure_ascii=False))
+        {"context": "黄河", "qas": [{"question": ["问"], "id": "q2"}]}]}]}, ensure_ascii=False))
     out = tmp_path / "pred.json"
     out.write_text("{}")
-    with pytest.raises(DataError, match="duplicate"):
+    with pytest.raises(DataError, match=r"qas\[0\]\.question': missing or not a string"):
         predict_file(trained, str(bad), out)
     assert out.read_text() == "{}"
     assert sorted(os.listdir(tmp_path)) == ["bad.json", "pred.json"]

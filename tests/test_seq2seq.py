@@ -161,29 +161,29 @@ def test_settings_refuse_bad_values():
 # -- the model --------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def tiny_cfg(tiny_checkpoint):
+def tiny_cfg(tmp_path_factory, tf):
+    """A tiny checkpoint with its MLM head, as a real one."""
     from common.model import checkpoint_config
+    from common.tiny_bert import write_tiny_checkpoint
+    folder = str(tmp_path_factory.mktemp("tiny_mlm"))
+    write_tiny_checkpoint(folder, ["北京是中国的首都，上海是一个大城市。", "《三体》的作者是刘慈欣 hello"], seed=3, with_mlm=True)
+    return checkpoint_config(folder, maxlen=64)
+
+
+def test_a_checkpoint_without_mlm_head_loads_with_a_random_head(tiny_cfg, tiny_checkpoint, caplog):
     import os
-    return checkpoint_config(os.path.dirname(tiny_checkpoint["config_path"]), maxlen=64)
-
-
-def test_tiny_checkpoint_has_an_mlm_head_and_a_headless_one_still_loads(tiny_cfg, tiny_checkpoint, tmp_path, caplog):
-    import shutil
-    from bert4keras.models import build_transformer_model
-    from common import compat
-    from common.model import checkpoint_config, has_mlm_head
-    assert has_mlm_head(tiny_checkpoint["checkpoint_path"])
-    for name in ("bert_config.json", "vocab.txt"):
-        shutil.copy(tiny_checkpoint[{"bert_config.json": "config_path", "vocab.txt": "vocab_path"}[name]], tmp_path / name)
-    encoder_only = build_transformer_model(str(tmp_path / "bert_config.json"), tiny_checkpoint["checkpoint_path"],
-                                           return_keras_model=False)
-    compat.save_checkpoint(encoder_only, str(tmp_path / "bert_model.ckpt"))
-    assert not has_mlm_head(str(tmp_path / "bert_model.ckpt"))
+    from common.model import build_encoder, checkpoint_config, has_mlm_head
+    assert has_mlm_head(os.path.join(tiny_cfg.dir, "bert_model.ckpt"))
+    assert not has_mlm_head(tiny_checkpoint["checkpoint_path"])
+    headless = checkpoint_config(os.path.dirname(tiny_checkpoint["config_path"]), maxlen=64)
     with caplog.at_level("WARNING"):
-        model = seq2seq.build_model(checkpoint_config(str(tmp_path), maxlen=64))
+        model = seq2seq.build_model(headless)
     assert "no MLM head" in caplog.text
-    word = model.get_layer("Embedding-Token").embeddings.numpy()
-    assert np.array_equal(word, encoder_only.model.get_layer("Embedding-Token").embeddings.numpy())
+    encoder = build_encoder(headless)                      # the encoder's weights are the checkpoint's
+    assert np.array_equal(model.get_layer("Embedding-Token").embeddings.numpy(),
+                          encoder.get_layer("Embedding-Token").embeddings.numpy())
+    with pytest.raises(Exception, match="cls/predictions"):  # reading a pretrained head still needs one
+        build_encoder(headless, with_mlm=True)
 
 
 def test_target_loss_is_the_mean_over_target_tokens(tf):

@@ -5,7 +5,6 @@ import os
 import numpy as np
 import pytest
 
-from common.optim import schedule
 from conftest import train_config
 
 
@@ -16,12 +15,6 @@ def test_improvement_rule_and_ties():
     assert better(0.4, 0.5, "min") and not better(0.5, 0.5, "min") and better(0.5, 0.5, "min", ties=True)
     history = [{"epoch": 1, "saved": True}, {"epoch": 2, "saved": True}, {"epoch": 3, "saved": False}]
     assert best_record(history)["epoch"] == 2 and best_record([]) == {}
-
-
-def test_schedule():
-    assert schedule(100, 0.1) == {10: 1.0, 100: 0.0}
-    assert schedule(100, 0.0) == {0: 1.0, 100: 0.0}
-    assert schedule(1, 0.5) == {0: 1.0, 1: 0.0}
 
 
 @pytest.fixture()
@@ -141,19 +134,3 @@ def test_ema_weights_are_evaluated_and_saved(toy, tmp_path):
     assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(inside, expected))
     assert any(not np.allclose(a, b) for a, b in zip(inside, raw))
     assert all(np.array_equal(a, b) for a, b in zip(K.batch_get_value(optimizer.model_weights), raw))
-
-
-def test_gradient_accumulation_updates_every_k_steps(toy, tmp_path):
-    make_model, batches, evaluate, loss = toy
-    from common.optim import build_optimizer
-    model = make_model()
-    model.compile(loss=loss, optimizer=build_optimizer(train_config(tmp_path, learning_rate=1e-2, grad_accum_steps=2), 10))
-    x, y = batches.collate(batches.examples[:4])
-    snapshots = []
-    for _ in range(4):
-        model.train_on_batch(x, y)
-        snapshots.append(model.get_weights()[0].copy())
-    # bert4keras applies the accumulated gradient on iterations 0, 2, ... (iteration 0 applies zeros)
-    assert np.array_equal(snapshots[0], snapshots[1])
-    assert not np.array_equal(snapshots[1], snapshots[2])
-    assert np.array_equal(snapshots[2], snapshots[3])
