@@ -5,6 +5,7 @@ bert and roberta (RoBERTa-wwm-ext ships in BERT format), albert, nezha, electra.
 HuggingFace folder (config.json, vocab.txt, model.safetensors) of a BERT: see common/hf.py.
 """
 import json
+import logging
 import os
 
 from common import hf
@@ -13,6 +14,10 @@ from common.config import FAMILIES, ConfigError, ModelConfig
 # bert4keras's name of each family's architecture (RoBERTa-wwm-ext is a BERT checkpoint)
 ARCHITECTURES = {"bert": "bert", "roberta": "bert", "albert": "albert", "nezha": "nezha", "electra": "electra"}
 assert set(ARCHITECTURES) == set(FAMILIES)
+
+log = logging.getLogger(__name__)
+
+MLM_HEAD_VARIABLE = "cls/predictions/transform/dense/kernel"
 
 _DEFAULT_FILES = {"config_path": "bert_config.json", "checkpoint_path": "bert_model.ckpt",
                   "vocab_path": "vocab.txt"}
@@ -81,11 +86,18 @@ def check_files(model_cfg, need_checkpoint=True):
             + " (set model.dir or model.config_path/checkpoint_path/vocab_path in the track config)")
 
 
+def has_mlm_head(checkpoint_path):
+    """Does a Google-format checkpoint hold the MLM head (some releases ship the encoder only)?"""
+    import tensorflow as tf
+    return any(name == MLM_HEAD_VARIABLE for name, _ in tf.train.list_variables(checkpoint_path))
+
+
 def build_encoder(model_cfg, load_checkpoint=True, **options):
     """Keras model [token_ids, segment_ids] -> last hidden states (batch, seq, hidden).
 
     `load_checkpoint=False` builds the architecture only (predict then loads the trained weights).
-    `options` go to bert4keras's build_transformer_model (e.g. with_mlm=True).
+    `options` go to bert4keras's build_transformer_model (e.g. with_mlm=True, application="unilm").
+    With an MLM head asked for and a checkpoint without one, the head starts random (a warning says so).
     """
     from common import backend
     backend.setup()
@@ -97,6 +109,10 @@ def build_encoder(model_cfg, load_checkpoint=True, **options):
         sources = hf.transformer_sources(checkpoint_path, ARCHITECTURES[model_cfg.family], load_checkpoint)
     else:
         sources = {"config_path": config_path, "checkpoint_path": checkpoint_path if load_checkpoint else None}
+    headless = bool(options.get("with_mlm")) and load_checkpoint and not hf_folder(model_cfg) \
+        and not has_mlm_head(checkpoint_path)
+    if headless:  # loaded below, without the head
+        sources["checkpoint_path"] = None
     transformer = build_transformer_model(
         **sources,
         model=ARCHITECTURES[model_cfg.family],
@@ -105,6 +121,11 @@ def build_encoder(model_cfg, load_checkpoint=True, **options):
         attention_dropout_rate=model_cfg.attention_dropout,
         **options,
     )
+    if headless:
+        log.warning("%s has no MLM head (cls/predictions/*): it starts random (its output layer is tied to "
+                    "the word embeddings) and is learnt in fine-tuning", checkpoint_path)
+        mapping = {k: v for k, v in transformer.variable_mapping().items() if not k.startswith("MLM-")}
+        transformer.load_weights_from_checkpoint(checkpoint_path, mapping=mapping)
     if model_cfg.recompute:
         from common import recompute
         recompute.enable(transformer.model)

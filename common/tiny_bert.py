@@ -1,7 +1,7 @@
 """A tiny, random, real BERT checkpoint for tests and the demo (no download anywhere).
 
-Writes bert_config.json, vocab.txt and bert_model.ckpt.* in Google-BERT format, so it is loaded by
-`build_transformer_model` exactly like a real checkpoint.
+Writes bert_config.json, vocab.txt and bert_model.ckpt.* in Google-BERT format, MLM head included, so
+it is loaded by `build_transformer_model` exactly like a real checkpoint.
 
 The vocabulary is the special tokens plus every character of the given texts (lower-cased as the
 tokenizer does) and the lower-cased ASCII words and digit runs found in them, so that tokenising
@@ -72,7 +72,9 @@ def write_tiny_checkpoint(out_dir, texts, layers=2, heads=2, intermediate_factor
     from common.io import atomic_write
     with atomic_write(paths["config_path"]) as f:
         json.dump(config, f, indent=2)
-    bert = build_transformer_model(paths["config_path"], None, return_keras_model=False)
+    # with the MLM head (cls/predictions/*), as a real checkpoint has it: seq2seq tracks need it; the
+    # head's layers are built after the encoder's, so the encoder's random values do not change
+    bert = build_transformer_model(paths["config_path"], None, return_keras_model=False, with_mlm=True)
     compat.save_checkpoint(bert, paths["checkpoint_path"])
     return paths
 
