@@ -7,7 +7,7 @@ import pytest
 
 from semantic_parsing import decode
 from semantic_parsing.data import load_records
-from semantic_parsing.grammar import Vocabulary, detokenize, target_tokens
+from semantic_parsing.grammar import detokenize, target_tokens
 from semantic_parsing.metric import score
 from semantic_parsing.schema import load_databases
 from semantic_parsing.sql import parse, to_sql
