@@ -93,6 +93,14 @@ def test_values_limits_like_and_between_come_from_the_given_literals(dbs):
     assert "between" not in walk(db, "select 名称 from 城市 where 人口(万)", ["-2"]).allowed()
 
 
+def test_a_like_pattern_is_a_value_of_like_only(dbs):
+    db = dbs["城市经济"]
+    literals = ['"北京"', '"%京%"', '"京%"', "3"]
+    assert walk(db, "select 名称 from 城市 where 名称 ==", literals).allowed() == {'"北京"', "3", "("}
+    assert walk(db, "select 名称 from 城市 where 名称 like", literals).allowed() == {'"北京"', '"%京%"', '"京%"'}
+    assert walk(db, "select 名称 from 城市 where 名称 between", literals).allowed() == {'"北京"', "3"}
+
+
 def test_star_only_inside_count_and_sub_queries_close_with_a_bracket(dbs):
     db = dbs["城市经济"]
     assert "*" in walk(db, "select count (").allowed()
