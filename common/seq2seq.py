@@ -474,7 +474,7 @@ def generate(scorer, sources, settings, end_id, constraint=None, max_lens=None):
     parents = None
     scorer.start(sources)
     for t in range(int(limits.max()) + 1):
-        logp = np.array(scorer.step(active, parents, prefixes), dtype="float64")
+        logp = np.array(scorer.step(active, parents, prefixes), dtype="float32")
         width = len(active)
         new_prefixes = np.zeros((width, rows, t + 1), dtype="int64")
         new_scores = np.full((width, rows), NEG_INF)
@@ -485,10 +485,9 @@ def generate(scorer, sources, settings, end_id, constraint=None, max_lens=None):
                 if np.isfinite(scores[a, b]):
                     _restrict(logp[a, b], prefixes[a, b], states[index][b], t, limits[index], settings,
                               end_id, constraint)
-            if settings.strategy == "sample":
-                chosen = _sample(logp[a], scores[a], rngs[index], settings)
-            else:
-                chosen = _best(logp[a], scores[a], rows)
+        best = _best(logp, scores, rows) if settings.strategy != "sample" else None
+        for a, index in enumerate(active):
+            chosen = _sample(logp[a], scores[a], rngs[index], settings) if best is None else best[a]
             old_states, new_states, kept = states[index], [None] * rows, 0
             for place, (score, b, token) in enumerate(chosen):
                 if token == end_id:
@@ -533,13 +532,18 @@ def _restrict(row, prefix, state, t, limit, settings, end_id, constraint):
 
 
 def _best(logp, scores, rows):
-    """The 2 x rows best (score, row, token) continuations of a source's rows, best first."""
-    candidates = (scores[:, None] + logp).reshape(-1)
-    take = min(2 * rows, candidates.size)
-    top = np.argpartition(-candidates, take - 1)[:take]
-    top = top[np.argsort(-candidates[top], kind="stable")]
-    vocab = logp.shape[1]
-    return [(float(candidates[k]), int(k // vocab), int(k % vocab)) for k in top if np.isfinite(candidates[k])]
+    """Per source: its 2 x rows best (score, row, token) continuations, best first (one partition
+    over all sources at once)."""
+    width, _, vocab = logp.shape
+    candidates = (scores[:, :, None] + logp).reshape(width, -1)
+    take = min(2 * rows, candidates.shape[1])
+    top = np.argpartition(-candidates, take - 1, axis=1)[:, :take]
+    chosen = []
+    for a in range(width):
+        row = top[a][np.argsort(-candidates[a, top[a]], kind="stable")]
+        chosen.append([(float(candidates[a, k]), int(k // vocab), int(k % vocab))
+                       for k in row if np.isfinite(candidates[a, k])])
+    return chosen
 
 
 def _sample(logp, scores, rng, settings):
