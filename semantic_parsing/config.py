@@ -20,6 +20,12 @@ class Data(DataConfig):
     max_like_value: int = key("characters inside a like pattern at most", min=1)
     limit_values: typing.List[str] = key("limit numbers always allowed, besides the positive integers of the "
                                          "question")
+    sqlite_dir: str = key("folder of the SQLite copies of the databases, for execution accuracy (make db; built "
+                          "on first use): one sub-folder per content file")
+    query_time_limit: float = key("seconds one executed query may run before it is stopped (and scored wrong)",
+                                  above=0.0)
+    query_max_rows: int = key("result rows one executed query may return (more: scored wrong)", min=1)
+    time_now: int = key("the year that DuSQL's TIME_NOW stands for when a query is executed", min=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,19 +37,9 @@ class Predict(PredictConfig):
 
 
 @dataclasses.dataclass(frozen=True)
-class Execution:
-    sqlite_dir: str = key("folder of the SQLite copies of the databases (make db; built on first use): one "
-                          "sub-folder per content file")
-    time_limit: float = key("seconds one query may run before it is stopped (and scored wrong)", above=0.0)
-    max_rows: int = key("result rows one query may return (more: scored wrong)", min=1)
-    time_now: int = key("the year that DuSQL's TIME_NOW stands for", min=1)
-
-
-@dataclasses.dataclass(frozen=True)
 class SemanticParsingConfig(TrackConfig):
     data: Data
     model: ModelConfig
     train: TrainConfig
     predict: Predict
-    execution: Execution
     demo: DemoConfig

@@ -1,7 +1,7 @@
-"""SQLite copies of the DuSQL databases: python -m semantic_parsing.db [--config FILE] [data.*|execution.*=...]
+"""SQLite copies of the DuSQL databases: python -m semantic_parsing.db [--config FILE] [data.*=...]
 
 Builds one SQLite file per database of <data.dir>/<data.content_file> (`make db`) in a folder of
-execution.sqlite_dir, for execution accuracy; a second run with the same content file reuses them.
+data.sqlite_dir, for execution accuracy; a second run with the same content file reuses them.
 Training (dev scoring) and evaluate build them on first use all the same.
 """
 from common import cli
@@ -18,7 +18,7 @@ def main(argv=None):
         raise ConfigError("data.content_file is empty: there are no cells to build databases from")
     from semantic_parsing.execute import cache_folder
     paths = track.executor().paths
-    print(f"{len(paths)} SQLite databases in {cache_folder(track.cfg.execution.sqlite_dir, track.content_path())}")
+    print(f"{len(paths)} SQLite databases in {cache_folder(track.cfg.data.sqlite_dir, track.content_path())}")
     return paths
 
 

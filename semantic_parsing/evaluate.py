@@ -3,8 +3,8 @@
 GOLD is `question_id<TAB>SQL<TAB>db_id` lines or a DuSQL JSON list file, PRED the submission
 (`question_id<TAB>SQL` lines). SCHEMA (db_schema.json) defaults to the one beside GOLD, else the one
 of data.dir (semantic_parsing/config.toml). With --content (db_content.json) the unofficial
-execution accuracy is computed too, each query run read-only under [execution]'s time and row limits
-on SQLite copies in execution.sqlite_dir. A missing or unparsable prediction scores 0. Prints
+execution accuracy is computed too, on SQLite copies in data.sqlite_dir, each query run read-only
+under data.query_time_limit and data.query_max_rows. A missing or unparsable prediction scores 0. Prints
 {"exact_match", "exact_match_no_value", "execution", "parsed"} as the last line.
 """
 import json

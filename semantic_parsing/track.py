@@ -65,7 +65,7 @@ class SemanticParsing(Track):
     def executor(self):
         """The sandboxed SQLite runner of data.dir's databases, or None without a content file."""
         if self._executor is None and self.content_path():
-            self._executor = make_executor(self.databases, self.content_path(), self.cfg.execution)
+            self._executor = make_executor(self.databases, self.content_path(), self.cfg.data)
         return self._executor
 
     # -- the pipeline ----------------------------------------------------------------------------
@@ -151,19 +151,24 @@ def write_submission(path, rows):
             f.write(f"{question_id}\t{' '.join(sql.split())}\n")
 
 
-def make_executor(databases, content_path, execution_cfg):
-    """execute.Executor on SQLite copies in <execution.sqlite_dir>/<one folder per content file>."""
+def make_executor(databases, content_path, data_cfg):
+    """execute.Executor on SQLite copies in <data.sqlite_dir>/<one folder per content file>, with the
+    [data] query limits."""
     from semantic_parsing.execute import Executor, cache_folder
-    return Executor(databases, content_path, cache_folder(execution_cfg.sqlite_dir, content_path),
-                    time_limit=execution_cfg.time_limit, max_rows=execution_cfg.max_rows,
-                    time_now=execution_cfg.time_now)
+    return Executor(databases, content_path, cache_folder(data_cfg.sqlite_dir, content_path),
+                    **query_limits(data_cfg))
+
+
+def query_limits(data_cfg):
+    return {"time_limit": data_cfg.query_time_limit, "max_rows": data_cfg.query_max_rows,
+            "time_now": data_cfg.time_now}
 
 
 def evaluate_files(gold_path, pred_path, table=None, content=None, cfg=None):
     """metric.evaluate_files with the schema found as `make eval` finds it: `table` (a db_schema.json),
     else data.schema_file beside the gold file, else the one of data.dir. With `content` (a
-    db_content.json) execution accuracy too, on SQLite copies in execution.sqlite_dir, each query
-    under execution's time and row limits."""
+    db_content.json) execution accuracy too, on SQLite copies in data.sqlite_dir, each query under
+    the [data] query limits."""
     cfg = cfg or load_config(SemanticParsingConfig)
     if table is None:
         beside = os.path.join(os.path.dirname(os.path.abspath(gold_path)), cfg.data.schema_file)
@@ -171,6 +176,5 @@ def evaluate_files(gold_path, pred_path, table=None, content=None, cfg=None):
     if content is None:
         return metric.evaluate_files(gold_path, pred_path, table)
     from semantic_parsing.execute import cache_folder
-    limits = cfg.execution
-    return metric.evaluate_files(gold_path, pred_path, table, content, cache_folder(limits.sqlite_dir, content),
-                                 time_limit=limits.time_limit, max_rows=limits.max_rows, time_now=limits.time_now)
+    return metric.evaluate_files(gold_path, pred_path, table, content, cache_folder(cfg.data.sqlite_dir, content),
+                                 **query_limits(cfg.data))

@@ -23,7 +23,7 @@ def trained(tmp_path_factory, tiny_bert):
     demo = load_config(SemanticParsingConfig).demo.overrides
     track = make_track("semantic_parsing", f"model.dir={tiny_bert('semantic_parsing')}", *demo,
                        f"data.dir={SAMPLES}", "data.dev_file=train.json", f"train.out_dir={out_dir}",
-                       f"execution.sqlite_dir={tmp_path_factory.mktemp('sqlite')}")
+                       f"data.sqlite_dir={tmp_path_factory.mktemp('sqlite')}")
     commands.train(track, progress=False, tensorboard=False)
     return out_dir
 

@@ -26,7 +26,7 @@ def vocab(tmp_path_factory):
 def track(vocab, *overrides, tmp=None):
     settings = [f"data.dir={SAMPLES}", "model.maxlen=256", "data.max_sql_len=96"]
     if tmp is not None:
-        settings.append(f"execution.sqlite_dir={tmp}")
+        settings.append(f"data.sqlite_dir={tmp}")
     return make_track("semantic_parsing", *settings, *overrides, vocab_path=vocab)
 
 
@@ -135,7 +135,7 @@ def test_a_schema_file_missing_a_field_is_one_error_line(vocab, tmp_path):
 
 def test_make_db_builds_one_sqlite_file_per_database_once(tmp_path, capsys):
     from semantic_parsing import db
-    settings = [f"data.dir={SAMPLES}", f"execution.sqlite_dir={tmp_path}"]
+    settings = [f"data.dir={SAMPLES}", f"data.sqlite_dir={tmp_path}"]
     paths = db.main(settings)
     assert len(paths) == 4 and all(os.path.isfile(p) for p in paths.values())
     assert "4 SQLite databases in" in capsys.readouterr().out
@@ -156,7 +156,7 @@ def test_evaluate_finds_the_schema_beside_gold_else_in_data_dir(tmp_path, monkey
         evaluate_files(str(gold), str(pred), cfg=load_config(SemanticParsingConfig, None, [f"data.dir={tmp_path}/none"]))
     cfg = load_config(SemanticParsingConfig, None, [f"data.dir={SAMPLES}"])
     assert evaluate_files(str(gold), str(pred), cfg=cfg)["exact_match"] == 0.5
-    monkeypatch.chdir(tmp_path)   # the SQLite copies go to the relative execution.sqlite_dir
+    monkeypatch.chdir(tmp_path)   # the SQLite copies go to the relative data.sqlite_dir
     result = evaluate.main([str(gold), str(pred), "--table", os.path.join(SAMPLES, "db_schema.json"),
                             "--content", os.path.join(SAMPLES, "db_content.json")])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
