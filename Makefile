@@ -8,7 +8,7 @@ CONFIG ?= $(TRACK)/config.toml
 ARGS   ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup demo train predict eval oracle test bench screenshot clean check-track
+.PHONY: setup demo train predict eval oracle db test bench screenshot clean check-track
 
 setup: $(STAMP)
 
@@ -38,7 +38,11 @@ oracle: setup check-track
 
 eval: setup check-track
 	@test -n "$(GOLD)" -a -n "$(PRED)" || { echo "usage: make eval TRACK=... GOLD=gold_file PRED=prediction_file"; exit 2; }
-	$(PY) -m $(TRACK).evaluate $(GOLD) $(PRED)
+	$(PY) -m $(TRACK).evaluate $(GOLD) $(PRED) $(ARGS)
+
+# SQLite copies of the DuSQL databases of data.dir (execution accuracy; also built on first use)
+db: setup
+	$(PY) -m semantic_parsing.db $(if $(TRACK),--config $(CONFIG)) $(ARGS)
 
 test: setup
 	$(PY) -m pytest -q $(ARGS)

@@ -6,8 +6,13 @@ QUERIES holds `db_id<TAB>SQL` lines written by hand over the databases of SCHEMA
 does it parse, is SQL -> structure -> SQL -> structure stable, do its canonical target tokens pass
 the decoding constraint (with the query's own values), does the decoded SQL score 1.0 against the
 query, and (with --content) does it run on SQLite. Then the constraint's cost per decoding step
-(allowed() + advance(), and copy()), and with --vocab (a BERT vocab.txt) how many schemas of SCHEMA
-fit whole into 512 and 256 tokens next to a question (data.serialise's policy, no values).
+(allowed() + advance(), and copy()), and with --vocab (a BERT vocab.txt): how many schemas of SCHEMA
+fit whole into 512, 384 (the track's default maxlen 512 less max_sql_len 128) and 256 tokens next to a
+question (data.serialise's policy, no values); whether each query also goes through the track's
+wordpiece decoder (semantic_parsing.decode: spelled, read back to the same tokens, the query's own
+values offered); and how many table / column names of SCHEMA the decoder cannot write because
+another name of the same kind is spelled with the same wordpieces (the tokenizer lower-cases and
+drops spaces), or hold a character outside the vocabulary.
 """
 import argparse
 import json
@@ -110,7 +115,7 @@ def schema_fit(dbs, vocab_path):
         sizes[db_id] = (full.n_tokens - 3, bare.n_tokens - 3 if bare.dropped == ["types"] else None)
     report = {"question_tokens": q_tokens, "schema_tokens_median": statistics.median(s for s, _ in sizes.values()),
               "schema_tokens_max": max(s for s, _ in sizes.values())}
-    for maxlen in (512, 256):
+    for maxlen in (512, 384, 256):
         for q in (0, q_tokens):
             fits = sum(full + q + 3 <= maxlen for full, _ in sizes.values())
             untyped = sum((bare or full) + q + 3 <= maxlen for full, bare in sizes.values())
@@ -120,6 +125,50 @@ def schema_fit(dbs, vocab_path):
         report[f"maxlen {maxlen}: policy keeps every column for"] = \
             f"{sum(len(p.columns) == len(db.columns) - 1 for p, db in zip(policy, dbs.values()))} of {len(dbs)}"
     return report
+
+
+def wordpiece_check(path, dbs, vocab_path):
+    """Queries that pass the wordpiece decoder, and names it cannot write (see the docstring)."""
+    from common.tokenize import OffsetTokenizer
+    from semantic_parsing import decode
+    spelling = decode.Spelling(OffsetTokenizer(vocab_path))
+    with open(path, encoding="utf-8") as f:
+        lines = [line.rstrip("\n").split("\t") for line in f if line.strip()]
+    passed, lengths = 0, []
+    for db_id, text in lines:
+        db = dbs[db_id]
+        try:
+            sql = sqlmod.parse(text, db)
+        except sqlmod.SQLParseError:
+            continue
+        tokens, found = sqlmod.to_tokens(sql, db), values.gold_values(sql)
+        try:
+            ids = decode.target_ids(tokens, decode.new_state(db, found, spelling))
+        except decode.NotRepresentable:
+            continue
+        read, whole = decode.read_back(ids, decode.new_state(db, found, spelling))
+        passed += whole and metric.match(sqlmod.parse(grammar.detokenize(read), db), sql, db)
+        lengths.append(len(ids))
+    shadowed = unknown = total = 0
+    for db in dbs.values():
+        vocab = grammar.Vocabulary(db)
+        for kind in (vocab.table_tokens, vocab.name_tables, vocab.qual_table):
+            trie = decode.Trie(frozenset(kind), spelling)
+            readable = set()
+            stack = [trie.root]
+            while stack:
+                node = stack.pop()
+                if node.token is not None:
+                    readable.add(node.token)
+                stack.extend(node.children.values())
+            total += len(kind)
+            shadowed += len(kind) - len(readable)
+            unknown += sum(spelling.tokenizer.unk_id in spelling.ids(t) for t in kind)
+    return {"queries through the wordpiece decoder": f"{passed} of {len(lines)}",
+            "SQL wordpieces per query (min / median / max)":
+                f"{min(lengths)} / {statistics.median(lengths)} / {max(lengths)}" if lengths else "-",
+            "names the wordpiece decoder cannot write (spelled like another)": f"{shadowed} of {total}",
+            "names with a character outside the vocabulary ([UNK])": f"{unknown} of {total}"}
 
 
 def main():
@@ -147,6 +196,7 @@ def main():
                **constraint_speed(args.queries, dbs)}
     if args.vocab:
         summary.update(schema_fit(dbs, args.vocab))
+        summary.update(wordpiece_check(args.queries, dbs, args.vocab))
     print(json.dumps(summary, ensure_ascii=False, indent=1))
 
 

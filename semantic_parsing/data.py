@@ -20,7 +20,14 @@ not, the policy drops, in this order, until it fits:
   5. the end of the question.
 Token counts are summed over pieces separated by spaces (BERT tokenises each piece apart), so a
 `count_tokens(text)` call is made once per piece, not once per trial.
+
+`encode(record, db, tokenizer, data_cfg, maxlen, ...)` makes the model's `Sample`: the source
+`[CLS] question [SEP] database [SEP]` within maxlen - data.max_sql_len tokens, the question's value
+candidates (what the decoder may write as values), and for training the gold SQL as wordpieces
+(decode.target_ids), spelled with the gold values added to the candidates so that a question that
+does not offer its gold value still trains every other token.
 """
+import collections
 from dataclasses import dataclass, field
 
 from common.io import DataError, SkipCounter, read_json
@@ -203,3 +210,59 @@ def serialise(question, db, values, count_tokens, maxlen):
     shown_columns = [c for t in tables for c in db.table_columns(t) if c in columns]
     return Serialised(text, schema, question_tokens + size(tables, columns, typed) + 3, shown_columns,
                       list(tables), dropped)
+
+
+# model samples ------------------------------------------------------------------------------------
+
+@dataclass
+class Sample:
+    """One question as the seq2seq model sees it."""
+    question_id: str
+    db_id: str
+    source: list                  # [CLS] question [SEP] database [SEP] (wordpiece ids)
+    values: frozenset             # value literals the decoder may write (the question's candidates)
+    target: list = None           # wordpiece ids of the gold SQL, end marker included (decode.target_ids)
+
+    def __len__(self):
+        return len(self.source)
+
+
+def question_values(question, db, data_cfg):
+    """The question's value candidates (values.candidates) with the [data] switches."""
+    from semantic_parsing import values
+    return values.candidates(question, db, spans=data_cfg.value_spans, max_span=data_cfg.max_value_span,
+                             likes=data_cfg.like_values, max_like=data_cfg.max_like_value)
+
+
+def encode(record, db, tokenizer, data_cfg, maxlen, start_state=None, lost=None):
+    """A record -> Sample; with `start_state(values)` (a decode.SQLState factory) and a gold query,
+    with its target. Returns None when the gold query cannot be a target (the reason is counted in
+    `lost`): the decoder's language cannot write it, or it is longer than data.max_sql_len."""
+    from semantic_parsing import decode, values
+    found = question_values(record.question, db, data_cfg)
+    shown = values.cells_in_question(record.question, db, found)
+    serialised = serialise(record.question, db, shown, lambda text: len(tokenizer.encode_cached(text)),
+                           maxlen - data_cfg.max_sql_len)
+    source, _ = tokenizer.wrap(tokenizer.encode(serialised.question).ids, tokenizer.encode(serialised.schema).ids)
+    sample = Sample(record.question_id, record.db_id, source, values.literals(found))
+    if start_state is None or record.query is None:
+        return sample
+    lost = lost if lost is not None else collections.Counter()
+    try:
+        sql = sqlmod.parse(record.query, db)
+        tokens = sqlmod.to_tokens(sql, db)
+    except (sqlmod.SQLParseError, sqlmod.NotExpressible):
+        lost["SQL outside the decoder's language"] += 1
+        return None
+    gold = values.gold_values(sql)
+    if not gold <= sample.values:   # trained on all the same; predict cannot write it
+        lost["gold value not among the question's candidates"] += 1
+    try:
+        sample.target = decode.target_ids(tokens, start_state(sample.values | gold))
+    except decode.NotRepresentable:
+        lost["SQL outside the decoder's language"] += 1
+        return None
+    if len(sample.target) > data_cfg.max_sql_len:
+        lost["SQL longer than data.max_sql_len"] += 1
+        return None
+    return sample

@@ -111,6 +111,14 @@ def _stamp(content_path):
     return f"{STORAGE_VERSION}:{digest.hexdigest()}"
 
 
+def cache_folder(root, content_path):
+    """<root>/<folder of the content file>-<hash of its absolute path>: one cache per content file, so
+    that two data folders (the samples, the real data) do not rebuild each other's copies."""
+    path = os.path.abspath(content_path)
+    name = os.path.basename(os.path.dirname(path)) or "data"
+    return os.path.join(root, f"{name}-{hashlib.sha1(path.encode('utf-8')).hexdigest()[:8]}")
+
+
 def build(databases, content_path, cache_dir):
     """{db_id: SQLite path}: build (or reuse, when the content file is unchanged) the files.
 

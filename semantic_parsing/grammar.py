@@ -17,7 +17,8 @@ The language is the canonical form of `sql.to_tokens` restricted to what DuSQL q
   * FROM: one table, or tables joined by `join` with optional `on T1.x == T2.y and ...`, or
     the row calculation `from ( q ) a , ( q ) b` (then the query ends after FROM);
   * conditions `left op value`, `left in / not in ( q )`, `between v and v`, `like "..."`,
-    joined by `and` / `or`; a value is one of `values` or a sub-query `( q )`;
+    joined by `and` / `or`; a value is one of `values` or a sub-query `( q )`; a like pattern
+    (a string value starting or ending with `%`) only after `like`;
   * group by columns, having conditions (after a group by), order by items with one direction,
     limit n (n a positive integer of `values`, or one of `limit_values`);
   * intersect / union / except between whole queries (no brackets), sub-queries nested freely.
@@ -166,8 +167,10 @@ class Constraint:
 
     def __init__(self, db, values=(), limit_values=("1",), columns=None, vocabulary=None):
         self.vocab = vocabulary or Vocabulary(db, columns)
-        self.values = frozenset(v for v in values if _is_value_token(v))
-        self.strings = frozenset(v for v in self.values if v.startswith('"'))
+        values = frozenset(v for v in values if _is_value_token(v))
+        self.strings = frozenset(v for v in values if v.startswith('"'))     # like takes any string
+        patterns = frozenset(v for v in self.strings if v.startswith('"%') or v.endswith('%"'))
+        self.values = values - patterns                                      # a pattern only after like
         self.upper_bounds = frozenset(v for v in self.values if not v.startswith("-"))
         self.limits = frozenset([v for v in self.values if _POSITIVE_INT.fullmatch(v)]
                                 + [str(v) for v in limit_values if _POSITIVE_INT.fullmatch(str(v))])

@@ -345,9 +345,10 @@ def read_predictions(path):
     return pred
 
 
-def evaluate_files(gold_path, pred_path, schema_path, content_path=None, cache_dir=None):
+def evaluate_files(gold_path, pred_path, schema_path, content_path=None, cache_dir=None, **limits):
     """Score a prediction file against a gold file; execution accuracy only with `content_path`
-    (SQLite files are built in `cache_dir`, or in a temporary directory)."""
+    (SQLite files are built in `cache_dir`, or in a temporary directory; `limits` are
+    execute.Executor's time_limit, max_rows, time_now)."""
     databases = load_databases(schema_path, content_path)
     gold = read_gold(gold_path, databases)
     pred = read_predictions(pred_path)
@@ -357,6 +358,6 @@ def evaluate_files(gold_path, pred_path, schema_path, content_path=None, cache_d
 
     from semantic_parsing.execute import Executor
     with tempfile.TemporaryDirectory() as tmp:
-        executor = Executor(databases, content_path, cache_dir or os.path.join(tmp, "sqlite"))
+        executor = Executor(databases, content_path, cache_dir or os.path.join(tmp, "sqlite"), **limits)
         return score(gold, pred, databases, executor)
 

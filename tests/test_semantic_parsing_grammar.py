@@ -3,13 +3,13 @@ import os
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from semantic_parsing.grammar import Constraint, Vocabulary, detokenize, force_decode, target_tokens
 from semantic_parsing.metric import match
 from semantic_parsing.schema import load_databases
-from semantic_parsing.sql import parse, to_sql, to_tokens
+from semantic_parsing.sql import COND_OPS, parse, to_sql, to_tokens
 from semantic_parsing.values import gold_values
 from test_semantic_parsing_sql import random_sql
 
@@ -93,6 +93,14 @@ def test_values_limits_like_and_between_come_from_the_given_literals(dbs):
     assert "between" not in walk(db, "select 名称 from 城市 where 人口(万)", ["-2"]).allowed()
 
 
+def test_a_like_pattern_is_a_value_of_like_only(dbs):
+    db = dbs["城市经济"]
+    literals = ['"北京"', '"%京%"', '"京%"', "3"]
+    assert walk(db, "select 名称 from 城市 where 名称 ==", literals).allowed() == {'"北京"', "3", "("}
+    assert walk(db, "select 名称 from 城市 where 名称 like", literals).allowed() == {'"北京"', '"%京%"', '"京%"'}
+    assert walk(db, "select 名称 from 城市 where 名称 between", literals).allowed() == {'"北京"', "3"}
+
+
 def test_star_only_inside_count_and_sub_queries_close_with_a_bracket(dbs):
     db = dbs["城市经济"]
     assert "*" in walk(db, "select count (").allowed()
@@ -148,11 +156,23 @@ def test_force_decode_reports_the_first_refused_token(dbs):
     assert force_decode("select 名称 from".split(), Constraint(db)) == 3  # incomplete
 
 
+def pattern_outside_like(sql):
+    """Does a like pattern ("%x%") stand as the value of another operator, at any depth?"""
+    for cond in sql["from"]["conds"][::2] + sql["where"][::2] + sql["having"][::2]:
+        for value in cond[3:]:
+            if isinstance(value, dict) and pattern_outside_like(value):
+                return True
+            if isinstance(value, str) and cond[1] != COND_OPS.index("like") and "%" in (value[:1] + value[-1:]):
+                return True
+    return any(sql[op] and pattern_outside_like(sql[op]) for op in ("intersect", "union", "except"))
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_canonical_tokens_of_random_queries_pass_the_constraint(dbs, data):
     db = dbs[data.draw(st.sampled_from(sorted(dbs)))]
     sql = data.draw(random_sql(db))
+    assume(not pattern_outside_like(sql))  # the constraint writes a like pattern after like only
     tokens = to_tokens(sql, db)
     assert force_decode(tokens, Constraint(db, gold_values(sql))) is None, detokenize(tokens)
 
