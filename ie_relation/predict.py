@@ -2,7 +2,9 @@
 
 Reads DuIE JSON Lines (only `text` is used) and writes one line per input line, in input order, with
 the text copied exactly, to --out (default <run>/duie_pred.json), and the zip the organisers' scorer
-takes beside it (same name, .zip). The model, schema and vocab are the run folder's.
+takes beside it (same name, .zip; upload that one). The pair is replaced together: the old zip is
+removed first and the new one written last, so a zip always matches the file beside it. The model,
+schema and vocab are the run folder's.
 """
 from common import cli, commands
 from ie_relation.track import IERelation
