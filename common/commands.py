@@ -29,6 +29,7 @@ def train(track, resume=False, progress=True, tensorboard=True):
     history (one record per epoch). The run folder (train.out_dir) describes itself (common.run)."""
     from common import backend, run, training
     cfg = track.cfg
+    run.check_free(cfg.train.out_dir)  # refuse at once if another training runs there, not after encoding
     backend.setup(seed=cfg.train.seed)
     train_records = _load(track, track.data_file("train"), labelled=True)
     dev_records = _load(track, track.data_file("dev"), labelled=True)

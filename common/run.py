@@ -250,6 +250,13 @@ def locked(run_dir):
         os.close(fd)
 
 
+def check_free(run_dir):
+    """Raise the ConfigError of `locked` now if another training holds `run_dir` (taking over and
+    releasing a stale lock); the training itself then takes the lock for good."""
+    with locked(run_dir):
+        pass
+
+
 def _holder():
     return {"pid": os.getpid(), "host": socket.gethostname(),
             "started": datetime.datetime.now().isoformat(timespec="seconds")}

@@ -74,3 +74,13 @@ def test_the_lock_is_released_on_an_error_and_refused_within_one_process(tmp_pat
     assert not (tmp_path / run.LOCK).exists()
     with run.locked(str(tmp_path)):
         pass
+
+
+def test_a_second_train_command_is_refused_before_it_reads_any_data(tmp_path, monkeypatch):
+    from common import commands
+    from conftest import make_track
+    track = make_track("mrc", f"train.out_dir={tmp_path}", "data.dir=/nonexistent")
+    monkeypatch.setattr(track, "load_records", lambda *a, **k: pytest.fail("data read before the lock check"))
+    with run.locked(str(tmp_path)):
+        with pytest.raises(ConfigError, match="in use by another training"):
+            commands.train(track)
