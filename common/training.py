@@ -261,6 +261,9 @@ def train(model, loss, batches, train_cfg, evaluate=None, monitor="f1", mode="ma
             state = _load_resume(resume_path, model, optimizer)
             print(f"resuming after epoch {state['epoch']} (best {monitor} = {state['best']})", flush=True)
         else:
+            if os.path.isfile(run.state_path(out_dir, run.RESUME)):
+                print(f"starting afresh: the earlier training state of {display_path(out_dir)} is dropped "
+                      "(--resume would have continued it)", flush=True)
             run.clear_state(out_dir)
         if prepare is not None:
             prepare()

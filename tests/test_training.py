@@ -111,6 +111,7 @@ def test_gradient_accumulation_updates_every_k_steps(toy, tmp_path):
     from common.optim import build_optimizer
     model = make_model()
     model.compile(loss=loss, optimizer=build_optimizer(train_config(tmp_path, learning_rate=1e-2, grad_accum_steps=2), 10))
+    model.optimizer._create_all_weights(model.trainable_variables)  # as training.train does: one trace
     x, y = batches.collate(batches.examples[:4])
     snapshots = []
     for _ in range(4):
