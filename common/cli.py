@@ -4,13 +4,12 @@ import os
 import sys
 
 
-
 def parser(module, doc, config=True):
     """Parser for `python -m <module>`; with `config`: --config (default <track>/config.toml) and
     trailing `section.key=value` overrides of it."""
-    lines = doc.strip().splitlines()
-    result = argparse.ArgumentParser(prog=f"python -m {module}", description=lines[0],
-                                     epilog="\n".join(lines[1:]).strip() or None,
+    first, _, rest = doc.strip().partition("\n\n")  # the first paragraph above the options, the rest below
+    result = argparse.ArgumentParser(prog=f"python -m {module}", description=first,
+                                     epilog=rest.strip() or None,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     if config:
         track = module.split(".")[0]

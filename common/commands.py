@@ -58,6 +58,7 @@ def train(track, resume=False, progress=True, tensorboard=True):
     An empty train or dev file, or a train file that gives no training example, is refused naming it."""
     from common import backend, run, training
     cfg = track.cfg
+    run.check_free(cfg.train.out_dir)  # refuse at once if another training runs there, not after encoding
     backend.setup(seed=cfg.train.seed)
     train_path, dev_path = track.data_file("train"), track.data_file("dev")
     train_records = _load(track, train_path, labelled=True, required=True)
@@ -75,10 +76,10 @@ def train(track, resume=False, progress=True, tensorboard=True):
 
     batches = training.Batches(examples * cfg.train.epoch_repeats, cfg.train.batch_size, track.collate,
                                seed=cfg.train.seed)
-    run.describe(track, cfg.train.out_dir)
     # an epoch scoring as well as the best replaces it: early on, a small dev set scores 0 for several epochs
     return training.train(model, loss, batches, cfg.train, evaluate, monitor=track.monitor, mode="max",
-                          resume=resume, progress=progress, tensorboard=tensorboard, keep_later_on_tie=True)
+                          resume=resume, progress=progress, tensorboard=tensorboard, keep_later_on_tie=True,
+                          prepare=functools.partial(run.describe, track, cfg.train.out_dir))  # under the lock
 
 
 def predict(track, run_dir, source, out):

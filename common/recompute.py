@@ -39,8 +39,8 @@ _installed = False
 
 
 def _draw_seed():
-    import tensorflow as tf
-    return tf.random.uniform([2], 0, 2 ** 31 - 1, dtype=tf.int32)
+    from common.compat import dropout_seed  # the global random generator: saved with resume state
+    return dropout_seed()
 
 
 @contextlib.contextmanager

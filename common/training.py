@@ -1,28 +1,33 @@
 """The training loop every track uses: Keras `fit` on a batch generator, plus
 
 - an evaluator callback that runs the track's dev evaluation (decode + official metric) each epoch,
-  with EMA weights when EMA is on, and keeps the best weights (`best.weights.h5`, atomic);
-- resume: `resume.npz` holds the last epoch's weights, optimiser state and history, so `--resume`
-  continues from the next epoch as if never interrupted;
-- TensorBoard logs (`logs/`), a tqdm progress bar, `history.jsonl`, fixed seeds.
+  with EMA weights when EMA is on, and commits the epoch's state to the run folder in one atomic
+  step (common/run.py): the best weights, `resume.npz` and `history.jsonl` always belong together;
+- one training per run folder (a lock); a fresh training forgets the folder's earlier state;
+- resume: `resume.npz` holds the last epoch's weights, optimiser state (moments, step, EMA,
+  accumulated gradients), the random generator state and the history. Every epoch's batches are
+  drawn from (seed, epoch) and every dropout mask from TensorFlow's global random generator
+  (common/compat.py), so `--resume` continues exactly as if never interrupted: on the same machine
+  a run killed and resumed ends with the weights of an uninterrupted one, bit for bit
+  (tests/test_training_faults.py);
+- a full disk or a damaged resume file ends in one error line, the committed state untouched;
+- TensorBoard logs (`logs/`; after a resume the epochs between the last commit and the kill appear
+  twice), a tqdm progress bar, fixed seeds.
 """
-import io
 import json
 import logging
 import math
 import os
 import random
+import zipfile
 
 import numpy as np
 
-from common import compat
-from common.io import atomic_write
+from common import compat, run
+from common.config import ConfigError, display_path
+from common.io import DataError
 
 log = logging.getLogger(__name__)
-
-BEST = "best.weights.h5"
-RESUME = "resume.npz"
-HISTORY = "history.jsonl"
 
 
 class Batches:
@@ -77,33 +82,66 @@ def ema_weights_applied(model, optimizer):
     return applied()
 
 
-def save_weights_atomic(model, path):
-    # keep the file suffix: tf_keras picks the weights format from it (".weights.h5" = Keras v3 layout)
-    folder, name = os.path.split(path)
-    tmp = os.path.join(folder, f".partial.{name}")
-    model.save_weights(tmp)
-    os.replace(tmp, path)
+def weights_h5(model):
+    """The bytes `model.save_weights("x.weights.h5")` writes, built in memory. HDF5 writing straight
+    to a full disk fails inside C with a cascade of errors and can crash the process; writing these
+    bytes fails with one OSError."""
+    from tf_keras.src.saving import saving_lib
+
+    class Capture:  # H5IOStore hands the finished file to an archive's writestr
+        def writestr(self, name, data):
+            self.data = data
+
+    capture = Capture()
+    store = saving_lib.H5IOStore("model.weights.h5", archive=capture, mode="w")
+    saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="",
+                           visited_trackables=set())
+    store.close()
+    return capture.data
 
 
-def _save_resume(path, model, optimizer, state):
-    buffer = io.BytesIO()
+def _resume_writer(model, optimizer, state):
+    """A writer of resume.npz: the last weights, the optimiser state, the random state and `state`."""
     arrays = {f"model_{i}": w for i, w in enumerate(model.get_weights())}
     arrays.update({f"optim_{i}": w for i, w in enumerate(optimizer.get_weights())})
-    np.savez(buffer, state=np.array(json.dumps(state)), **arrays)
-    with atomic_write(path, "wb") as f:
-        f.write(buffer.getvalue())
+    arrays["rng"] = compat.random_state()
+    state = dict(state, n_model=len(model.get_weights()), n_optim=len(optimizer.get_weights()))
+    return lambda f: np.savez(f, state=np.array(json.dumps(state)), **arrays)
 
 
 def _load_resume(path, model, optimizer):
-    data = np.load(path)
-    state = json.loads(str(data["state"]))
-    model.set_weights([data[f"model_{i}"] for i in range(state["n_model"])])
+    """Restore weights, optimiser and random state from resume.npz; returns the saved state dict."""
+    advice = "delete the run folder's current state (or train without --resume) to start afresh"
+    try:
+        with np.load(path) as data:
+            state = json.loads(str(data["state"]))
+            weights = [data[f"model_{i}"] for i in range(state["n_model"])]
+            optim = [data[f"optim_{i}"] for i in range(state["n_optim"])]
+            rng = data["rng"] if "rng" in data.files else None
+    except (zipfile.BadZipFile, EOFError, KeyError, ValueError, TypeError) as error:
+        raise DataError(path, None, f"damaged resume state ({type(error).__name__}: {error}): {advice}") from None
+    try:
+        model.set_weights(weights)
+    except ValueError as error:
+        reason = str(error).splitlines()[0][:200]
+        raise ConfigError(f"{display_path(path)} was written for another model ({reason}): resume with the "
+                          "[model] config and labels it was trained with") from None
     optimizer._create_all_weights(model.trainable_variables)
-    if len(optimizer.get_weights()) != state["n_optim"]:
-        raise ValueError(f"{path} was written with another optimiser set-up (EMA / gradient "
-                         "accumulation / weight decay changed): resume with the same [train] config")
-    optimizer.set_weights([data[f"optim_{i}"] for i in range(state["n_optim"])])
+    if len(optimizer.get_weights()) != len(optim):
+        raise ConfigError(f"{display_path(path)} was written with another optimiser set-up (EMA / gradient "
+                          "accumulation / weight decay changed): resume with the same [train] config")
+    optimizer.set_weights(optim)
+    if rng is None:
+        print(f"{display_path(path)} has no random generator state (an older version wrote it): the dropout "
+              "masks from here on differ from those of an uninterrupted run", flush=True)
+    else:
+        compat.set_random_state(rng)
     return state
+
+
+def _history_writer(history):
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in history)
+    return lambda f: f.write(text.encode("utf-8"))
 
 
 def better(value, best, mode, ties=False):
@@ -132,23 +170,23 @@ class Evaluator:
 
             def on_epoch_end(self, epoch, logs=None):
                 optimizer = self.model.optimizer
+                best_writer = None
                 with ema_weights_applied(self.model, optimizer):
                     metrics = dict(self.evaluate(self.model)) if self.evaluate else {}
                     value = float(metrics.get(self.monitor, -(logs or {}).get("loss", 0.0)))
                     improved = better(value, self.state.get("best"), self.mode, self.ties)
                     if improved:
-                        save_weights_atomic(self.model, os.path.join(self.out_dir, BEST))
-                        self.state.update(best=value, best_epoch=epoch + 1)
+                        data = weights_h5(self.model)
+                        best_writer = lambda f: f.write(data)  # noqa: E731
                 record = {"epoch": epoch + 1, "loss": (logs or {}).get("loss"), **metrics,
-                          "best": self.state["best"], "saved": improved}
-                self.state["epoch"] = epoch + 1
-                self.state.setdefault("history", []).append(record)
-                self.state.update(n_model=len(self.model.get_weights()),
-                                  n_optim=len(optimizer.get_weights()))
-                _save_resume(os.path.join(self.out_dir, RESUME), self.model, optimizer, self.state)
-                with atomic_write(os.path.join(self.out_dir, HISTORY)) as f:
-                    for row in self.state["history"]:
-                        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                          "best": value if improved else self.state["best"], "saved": improved}
+                state = dict(self.state, epoch=epoch + 1, history=self.state["history"] + [record])
+                if improved:
+                    state.update(best=value, best_epoch=epoch + 1)
+                self.commit(epoch + 1, {run.WEIGHTS: best_writer,
+                                        run.RESUME: _resume_writer(self.model, optimizer, state),
+                                        run.HISTORY: _history_writer(state["history"])})
+                self.state.update(state)
                 if self.writer is not None:
                     import tensorflow as tf
                     with self.writer.as_default(step=epoch + 1):
@@ -159,6 +197,16 @@ class Evaluator:
                 shown = ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
                                   for k, v in record.items())
                 print(f"[epoch {epoch + 1}] {shown}", flush=True)
+
+            def commit(self, epoch, writers):
+                try:
+                    run.commit_state(self.out_dir, epoch, writers)
+                except OSError as error:
+                    kept = run.committed_epoch(self.out_dir)
+                    then = (f"{display_path(self.out_dir)} keeps epoch {kept}: free space, then continue with "
+                            "--resume" if kept else "free space, then train again")
+                    raise OSError(error.errno, f"{error.strerror or error}: could not save epoch {epoch} "
+                                               f"({then})") from None
 
         return _Evaluator(*args, **kwargs)
 
@@ -183,53 +231,60 @@ def progress_callback(steps):
 
 
 def train(model, loss, batches, train_cfg, evaluate=None, monitor="f1", mode="max", resume=False,
-          progress=True, tensorboard=True, extra_callbacks=(), keep_later_on_tie=False):
+          progress=True, tensorboard=True, extra_callbacks=(), keep_later_on_tie=False, prepare=None):
     """Compile and fit `model` on `batches`; returns the list of per-epoch records.
 
     `evaluate(model) -> dict of metrics` is called after every epoch; the weights scoring best on
     `monitor` are kept in <out_dir>/best.weights.h5. With `resume`, training continues after the last
-    completed epoch recorded in <out_dir>/resume.npz (model weights, optimiser state, best score).
-    `keep_later_on_tie`: an epoch scoring as well as the best replaces it (longer-trained weights).
+    committed epoch (<out_dir>/resume.npz: weights, optimiser and random state, history); without it,
+    the folder's earlier training state is forgotten. `prepare()`, if given, runs once the run folder
+    is locked and its state settled, before the first step (commands.train writes the run's
+    description there). `keep_later_on_tie`: an epoch scoring as well as the best replaces it.
     """
     from common import backend
     from common.optim import build_optimizer
     tf = backend.setup(seed=train_cfg.seed)
 
     out_dir = train_cfg.out_dir
-    os.makedirs(out_dir, exist_ok=True)
     epochs = train_cfg.epochs
-    optimizer = build_optimizer(train_cfg, total_steps=epochs * len(batches))
-    model.compile(loss=loss, optimizer=optimizer)
-
-    state = {"epoch": 0, "best": None, "history": []}
-    resume_path = os.path.join(out_dir, RESUME)
-    if resume:
-        if not os.path.exists(resume_path):
-            raise FileNotFoundError(f"--resume: no {resume_path} (nothing to resume)")
-        state = _load_resume(resume_path, model, optimizer)
-        print(f"resuming after epoch {state['epoch']} (best {monitor} = {state['best']})", flush=True)
+    with run.locked(out_dir):
+        run.tidy(out_dir)
+        optimizer = build_optimizer(train_cfg, total_steps=epochs * len(batches))
+        model.compile(loss=loss, optimizer=optimizer)
+        # slots made now, not inside the first step: creating variables there makes TF trace it twice
+        optimizer._create_all_weights(model.trainable_variables)
+        state = {"epoch": 0, "best": None, "history": []}
+        if resume:
+            resume_path = run.state_path(out_dir, run.RESUME)
+            if not os.path.isfile(resume_path):
+                raise ConfigError(f"--resume: {display_path(out_dir)} has no committed epoch (nothing to resume)")
+            state = _load_resume(resume_path, model, optimizer)
+            print(f"resuming after epoch {state['epoch']} (best {monitor} = {state['best']})", flush=True)
+        else:
+            if os.path.isfile(run.state_path(out_dir, run.RESUME)):
+                print(f"starting afresh: the earlier training state of {display_path(out_dir)} is dropped "
+                      "(--resume would have continued it)", flush=True)
+            run.clear_state(out_dir)
+        if prepare is not None:
+            prepare()
         if state["epoch"] >= epochs:
             return state["history"]
-    else:
-        for stale in (RESUME, HISTORY):  # a fresh run must not inherit an older run's files
-            if os.path.exists(os.path.join(out_dir, stale)):
-                os.remove(os.path.join(out_dir, stale))
 
-    writer = tf.summary.create_file_writer(os.path.join(out_dir, "logs", "eval")) if tensorboard else None
-    callbacks = [Evaluator(evaluate, out_dir, monitor, mode, state, writer, keep_later_on_tie)]
-    if tensorboard:
-        import keras
-        callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), update_freq="epoch",
-                                                     write_graph=False, profile_batch=0))
-    if progress:
-        callbacks.append(progress_callback(len(batches)))
-    model.fit(batches.forfit(state["epoch"]), steps_per_epoch=len(batches), epochs=epochs,
-              initial_epoch=state["epoch"], callbacks=callbacks + list(extra_callbacks), verbose=0)
+        writer = tf.summary.create_file_writer(os.path.join(out_dir, "logs", "eval")) if tensorboard else None
+        # the progress bar first: it is closed before the evaluator prints (or fails) at an epoch's end
+        callbacks = [progress_callback(len(batches))] if progress else []
+        callbacks.append(Evaluator(evaluate, out_dir, monitor, mode, state, writer, keep_later_on_tie))
+        if tensorboard:
+            import keras
+            callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), update_freq="epoch",
+                                                         write_graph=False, profile_batch=0))
+        model.fit(batches.forfit(state["epoch"]), steps_per_epoch=len(batches), epochs=epochs,
+                  initial_epoch=state["epoch"], callbacks=callbacks + list(extra_callbacks), verbose=0)
     return state["history"]
 
 
 def load_best(model, out_dir):
-    path = os.path.join(out_dir, BEST)
+    path = run.state_path(out_dir, run.WEIGHTS)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no trained weights at {path}: run train first (train.out_dir = {out_dir})")
     model.load_weights(path)

@@ -6,7 +6,7 @@ import zipfile
 
 import numpy as np
 
-from common.io import atomic_write
+from common.io import atomic_write_all
 from common.runner import stream_sorted
 from common.tokenize import sentence_inputs
 from common.track import Track
@@ -74,13 +74,14 @@ class IERelation(Track):
         return decode.merge(records, windows, outputs, self.schema, self.cfg.predict.max_record_spos)
 
     def write_submission(self, path, rows):
-        """JSON Lines at `path` and the zip the organisers' scorer takes beside it (same name, .zip)."""
-        payload = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)  # serialised once
-        with atomic_write(path) as f:
-            f.write(payload)
-        with atomic_write(zip_path(path), "wb") as f:
-            with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr(os.path.basename(path), payload.encode("utf-8"))
+        """JSON Lines at `path` and the zip the organisers' scorer takes beside it (same name, .zip),
+        replaced as a pair: the old zip goes first and the new one comes last, so a zip beside the JSON
+        Lines file always holds the same predictions (a killed write leaves no zip, never a stale one)."""
+        payload = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+        with atomic_write_all([path, zip_path(path)], "wb") as (lines, packed):
+            lines.write(payload)
+            with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+                archive.writestr(os.path.basename(path), payload)
 
     def score(self, records, rows):
         """The official metric over the records that have a gold (placeholders of skipped lines have none)."""

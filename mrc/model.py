@@ -14,8 +14,9 @@ def build_model(model_cfg, sep_id, load_checkpoint=True):
 
     encoder = build_encoder(model_cfg, load_checkpoint=load_checkpoint)
     token_ids, segment_ids = encoder.inputs
-    logits = keras.layers.Dense(2, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-                                name="MRC-Span")(encoder.output)
+    from common.compat import fresh_initializer  # seeded from the run's seed, like the encoder
+    init = fresh_initializer(keras.initializers.TruncatedNormal(stddev=0.02))
+    logits = keras.layers.Dense(2, kernel_initializer=init, name="MRC-Span")(encoder.output)
     logits = keras.layers.Lambda(lambda x: mask_candidates(*x, sep_id=sep_id), name="MRC-Candidates")(
         [logits, token_ids, segment_ids])
     return keras.Model(encoder.inputs, logits, name="mrc")

@@ -1,4 +1,5 @@
-"""The shared training loop: best checkpoint, resume, EMA evaluation, accumulation, schedule."""
+"""The shared training loop: best checkpoint, EMA evaluation. Resume, faults and
+repeatability across processes: tests/test_training_faults.py, tests/test_run_state.py."""
 import json
 import os
 
@@ -17,34 +18,44 @@ def test_improvement_rule_and_ties():
     assert best_record(history)["epoch"] == 2 and best_record([]) == {}
 
 
-@pytest.fixture()
-def toy(tf, tiny_checkpoint):
-    """A token-classification toy task on the tiny checkpoint: predict the parity of each token id."""
+TEXTS = ["北京是中国的首都", "上海是一个大城市", "hello world", "三体的作者是刘慈欣", "NBA 2019赛季"] * 2
+
+
+def toy_task(checkpoint_dir, dropout=0.0):
+    """A token-classification toy task on a tiny checkpoint, the parity of each token id:
+    (make_model(load_checkpoint=True), batches, evaluate, loss)."""
+    from common import backend
+    tf = backend.setup()
     import keras
+    from bert4keras.snippets import sequence_padding
     from common.model import build_encoder, checkpoint_config
     from common.tokenize import OffsetTokenizer
     from common.training import Batches
-    from bert4keras.snippets import sequence_padding
 
-    tokenizer = OffsetTokenizer(tiny_checkpoint["vocab_path"])
-    texts = ["北京是中国的首都", "上海是一个大城市", "hello world", "三体的作者是刘慈欣", "NBA 2019赛季"] * 2
+    tokenizer = OffsetTokenizer(os.path.join(checkpoint_dir, "vocab.txt"))
 
     def collate(batch):
         ids = sequence_padding([tokenizer.wrap(tokenizer.encode(t).ids)[0] for t in batch])
         return [ids, np.zeros_like(ids)], ids % 2
 
-    def make_model():
-        from common import backend
+    def make_model(load_checkpoint=True):
         backend.set_seed(0)
-        encoder = build_encoder(checkpoint_config(os.path.dirname(tiny_checkpoint["vocab_path"])))
+        encoder = build_encoder(checkpoint_config(checkpoint_dir, dropout=dropout, attention_dropout=dropout),
+                                load_checkpoint=load_checkpoint)
         return keras.models.Model(encoder.inputs, keras.layers.Dense(2)(encoder.output))
 
-    def evaluate(model):
-        x, y = collate(texts)
-        return {"acc": float((model.predict(x, verbose=0).argmax(-1) == y).mean())}
+    def evaluate(model):  # eager: no prediction function to trace
+        x, y = collate(TEXTS)
+        logits = model([tf.constant(part) for part in x], training=False).numpy()
+        return {"acc": float((logits.argmax(-1) == y).mean())}
 
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    return make_model, Batches(texts, 4, collate, seed=1), evaluate, loss
+    return make_model, Batches(TEXTS, 4, collate, seed=1), evaluate, loss
+
+
+@pytest.fixture()
+def toy(tf, tiny_checkpoint):
+    return toy_task(os.path.dirname(tiny_checkpoint["vocab_path"]))
 
 
 def run(toy, out_dir, resume=False, **train):
@@ -55,54 +66,6 @@ def run(toy, out_dir, resume=False, **train):
     history = fit(model, loss, batches, cfg, evaluate, monitor="acc", resume=resume, progress=False,
                   tensorboard=False)
     return model, history
-
-
-def test_identical_runs_are_bit_identical(toy, tmp_path):
-    first, _ = run(toy, tmp_path / "a", epochs=1, weight_decay=0.01, warmup_proportion=0.5)
-    second, history = run(toy, tmp_path / "b", epochs=1, weight_decay=0.01, warmup_proportion=0.5)
-    assert [r["epoch"] for r in history] == [1]
-    assert all(np.array_equal(a, b) for a, b in zip(first.get_weights(), second.get_weights()))
-
-
-def test_resume_after_interruption(toy, tmp_path, monkeypatch):
-    from common import training
-    straight, _ = run(toy, tmp_path / "a", epochs=3, weight_decay=0.01, warmup_proportion=0.3)
-    # interrupt: stop after the first epoch of a 3-epoch run
-    original = training.Batches.forfit
-
-    class Stop(Exception):
-        pass
-
-    def stop_after_first_epoch(self, start_epoch=0):
-        gen = original(self, start_epoch)
-        for _ in range(len(self)):
-            yield next(gen)
-        raise Stop()
-
-    def interrupted_fit():
-        from common.training import train as fit
-        make_model, batches, evaluate, loss = toy
-        cfg = train_config(tmp_path / "b", epochs=3, weight_decay=0.01, warmup_proportion=0.3)
-        callbacks_epochs = []
-        import keras
-
-        class Halt(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                callbacks_epochs.append(epoch)
-                self.model.stop_training = True
-
-        fit(make_model(), loss, batches, cfg, evaluate, monitor="acc", progress=False, tensorboard=False,
-            extra_callbacks=[Halt()])
-        return callbacks_epochs
-
-    assert interrupted_fit() == [0]
-    state = json.loads(str(np.load(tmp_path / "b" / "resume.npz")["state"]))
-    assert state["epoch"] == 1
-    resumed, history = run(toy, tmp_path / "b", resume=True, epochs=3, weight_decay=0.01,
-                           warmup_proportion=0.3)
-    assert [r["epoch"] for r in history] == [1, 2, 3]
-    for a, b in zip(straight.get_weights(), resumed.get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_best_checkpoint_and_history(toy, tmp_path):
