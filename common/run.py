@@ -252,7 +252,10 @@ def locked(run_dir):
 
 def check_free(run_dir):
     """Raise the ConfigError of `locked` now if another training holds `run_dir` (taking over and
-    releasing a stale lock); the training itself then takes the lock for good."""
+    releasing a stale lock); the training itself then takes the lock for good. A folder that does not
+    exist yet is free (and is not made here: a training refused for its data leaves nothing behind)."""
+    if not os.path.isdir(run_dir):
+        return
     with locked(run_dir):
         pass
 
