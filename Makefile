@@ -45,7 +45,7 @@ db: setup
 	$(PY) -m semantic_parsing.db $(if $(TRACK),--config $(CONFIG)) $(ARGS)
 
 test: setup
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n auto --dist loadfile $(ARGS)
 
 bench: setup
 	$(PY) bench/recompute.py $(ARGS)
