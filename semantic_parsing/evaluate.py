@@ -2,8 +2,8 @@
 
 GOLD is `question_id<TAB>SQL<TAB>db_id` lines or a DuSQL JSON list file, PRED the submission
 (`question_id<TAB>SQL` lines). SCHEMA (db_schema.json) defaults to the one beside GOLD, else the one
-of data.dir (semantic_parsing/config.toml). With --content (db_content.json) the unofficial
-execution accuracy is computed too, on SQLite copies in data.sqlite_dir, each query run read-only
+of data.dir (semantic_parsing/config.toml). With --content (db_content.json; default: the one beside
+SCHEMA, when there) the unofficial execution accuracy is computed too, on SQLite copies in data.sqlite_dir, each query run read-only
 under data.query_time_limit and data.query_max_rows. A missing or unparsable prediction scores 0. Prints
 {"exact_match", "exact_match_no_value", "execution", "parsed"} as the last line.
 """
@@ -17,7 +17,7 @@ def main(argv=None):
     parser.add_argument("gold", help="gold file: question_id<TAB>SQL<TAB>db_id lines, or a DuSQL JSON list")
     parser.add_argument("pred", help="submission: question_id<TAB>SQL lines")
     parser.add_argument("--table", help="db_schema.json (default: beside GOLD, else data.dir's)")
-    parser.add_argument("--content", help="db_content.json: also execution accuracy")
+    parser.add_argument("--content", help="db_content.json: also execution accuracy (default: beside SCHEMA)")
     args = parser.parse_args(argv)
     from semantic_parsing.track import evaluate_files
     result = evaluate_files(args.gold, args.pred, table=args.table, content=args.content)

@@ -167,12 +167,15 @@ def query_limits(data_cfg):
 def evaluate_files(gold_path, pred_path, table=None, content=None, cfg=None):
     """metric.evaluate_files with the schema found as `make eval` finds it: `table` (a db_schema.json),
     else data.schema_file beside the gold file, else the one of data.dir. With `content` (a
-    db_content.json) execution accuracy too, on SQLite copies in data.sqlite_dir, each query under
-    the [data] query limits."""
+    db_content.json; default: data.content_file beside the schema, when there) execution accuracy too,
+    on SQLite copies in data.sqlite_dir, each query under the [data] query limits."""
     cfg = cfg or load_config(SemanticParsingConfig)
     if table is None:
         beside = os.path.join(os.path.dirname(os.path.abspath(gold_path)), cfg.data.schema_file)
         table = beside if os.path.isfile(beside) else data_path(cfg.data, "schema")
+    if content is None and cfg.data.content_file:
+        beside = os.path.join(os.path.dirname(os.path.abspath(table)), cfg.data.content_file)
+        content = beside if os.path.isfile(beside) else None
     if content is None:
         return metric.evaluate_files(gold_path, pred_path, table)
     from semantic_parsing.execute import cache_folder

@@ -1,5 +1,6 @@
 """The organisers' DuSQL exact match, one small hand-computed case per rule, and the file scorer."""
 import json
+import shutil
 import os
 import subprocess
 import sys
@@ -210,9 +211,15 @@ def test_bad_lines_are_data_errors_with_file_and_line(tmp_path, gold_text, pred_
 def test_command_prints_the_metrics_last_and_errors_in_one_line(tmp_path, capsys):
     gold = write(tmp_path / "gold.sql", "q1\tselect 名称 from 城市\t城市经济\n")
     pred = write(tmp_path / "pred.sql", "q1\tselect 名称 from 城市\n")
-    evaluate_cli.main([gold, pred, "--table", sample("db_schema.json")])
+    evaluate_cli.main([gold, pred, "--table", sample("db_schema.json")])  # the content beside it: execution too
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert json.loads(last) == {"exact_match": 1.0, "exact_match_no_value": 1.0, "execution": None, "parsed": 1.0}
+    assert json.loads(last) == {"exact_match": 1.0, "exact_match_no_value": 1.0, "execution": 1.0, "parsed": 1.0}
+    alone = tmp_path / "schema_only"
+    alone.mkdir()
+    shutil.copy(sample("db_schema.json"), alone / "db_schema.json")
+    evaluate_cli.main([gold, pred, "--table", str(alone / "db_schema.json")])  # no content at hand: null
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert json.loads(last)["execution"] is None
     bad = write(tmp_path / "bad.sql", "q1\tselect 名称 from 城市\n")
     run = subprocess.run([sys.executable, "-m", "semantic_parsing.evaluate", bad, pred, "--table", sample("db_schema.json")],
                          cwd=ROOT, capture_output=True, text=True)
