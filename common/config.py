@@ -267,12 +267,15 @@ def track_config_path(config_class):
     return os.path.join(os.path.dirname(os.path.abspath(module.__file__)), "config.toml")
 
 
-def load_config(config_class, path=None, overrides=(), base=None, path_sections=None):
-    """Values of the track's config.toml (`base`), then `path` laid over them (only its
-    `path_sections` when given), then the overrides; checked against the declarations of `config_class`."""
+def load_config(config_class, path=None, overrides=(), base=None, path_sections=None, saved=None):
+    """Values of the track's config.toml (`base`), then a run's saved config (`saved`: keys that an older
+    run lacks keep the track file's values), then `path` laid over them (only its `path_sections` when
+    given), then the overrides; checked against the declarations of `config_class`."""
     base = base or track_config_path(config_class)
     values, origins = {}, {"__base__": display_path(base)}
     _layer(config_class, values, origins, _read_toml(base), display_path(base))
+    if saved:
+        _layer(config_class, values, origins, _read_toml(saved), display_path(saved))
     if path and os.path.abspath(path) != os.path.abspath(base):
         _layer(config_class, values, origins, _read_toml(path), display_path(path), path_sections)
     for item in overrides:

@@ -99,8 +99,8 @@ def open_run(track_class, run_dir=None, config_path=None, overrides=()):
     if not os.path.isfile(saved):
         raise ConfigError(f"{display_path(run_dir)}: not a trained run (no {CONFIG}): train first, or name the "
                           f"run folder with --run (default: train.out_dir)")
-    trained = load_config(config_class, base=saved)
-    cfg = load_config(config_class, config_path, overrides, base=saved, path_sections=PREDICT_SECTIONS)
+    trained = load_config(config_class, saved=saved)
+    cfg = load_config(config_class, config_path, overrides, saved=saved, path_sections=PREDICT_SECTIONS)
     cfg = replace(cfg, model={"config_path": os.path.join(run_dir, BERT_CONFIG), "checkpoint_path": "",
                               "vocab_path": os.path.join(run_dir, VOCAB)},
                   train={"out_dir": run_dir})

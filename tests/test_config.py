@@ -141,3 +141,12 @@ print(json.dumps({{"results": out, "tensorflow": "tensorflow" in sys.modules}}))
     for track, command, bad, message, seconds in report["results"]:
         assert message.startswith("error: command line: "), (track, command, bad, message)
         assert bad.split("=")[0] in message and seconds < 2, (track, command, message, seconds)
+
+
+def test_a_run_saved_by_an_older_version_keeps_the_track_values_of_keys_it_lacks(tmp_path):
+    cfg = replace(load_config(IE), train={"epochs": 7})
+    text = to_toml(cfg).replace(f"max_record_spos = {cfg.predict.max_record_spos}\n", "")
+    path = write(text, name="config.toml", folder=str(tmp_path))
+    assert "max_record_spos" not in open(path, encoding="utf-8").read()
+    reloaded = load_config(IE, saved=path)
+    assert reloaded.train.epochs == 7 and reloaded.predict.max_record_spos == cfg.predict.max_record_spos
