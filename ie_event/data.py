@@ -53,6 +53,7 @@ class Record:
     id: object
     text: str
     events: list        # [] for unlabelled input
+    skipped: bool = False  # a placeholder of a skipped line: no windows, no gold, answered with no event
 
 
 class Schema:
@@ -194,8 +195,8 @@ def _usable_id(path, line, obj):
 
 def load_records(path, schema, labelled=True, on_error="raise"):
     """(records, LoadReport) of a DuEE file (the rules are in the module docstring). With
-    on_error="skip", an unlabelled line that has a usable id but no text is kept with an empty text,
-    so that predict still answers it."""
+    on_error="skip", a line that is not a valid record but has a usable id is kept as a placeholder
+    (`skipped`), so that predict and the oracle still answer it; it gives no window and no gold."""
     report = LoadReport(on_error)
     records, first = [], {}  # first: id -> (line, text) of the line that introduced it
     for line, obj in read_jsonl(path, skip=report):
@@ -218,9 +219,9 @@ def load_records(path, schema, labelled=True, on_error="raise"):
                 events = _events(path, line, obj["event_list"], text, schema, report)
         except DataError as error:
             report(error)
-            if not labelled and error.field != "id":
+            if error.field != "id":  # a readable id: predict and the oracle still answer the line
                 first[key] = (line, None)
-                records.append(Record(key, "", []))
+                records.append(Record(key, "", [], skipped=True))
             continue
         first[key] = (line, text)
         records.append(Record(key, text, events))
@@ -286,8 +287,8 @@ def encode_record(index, record, tokenizer, schema, maxlen, step=0, with_targets
 
 
 def encode_records(records, tokenizer, schema, maxlen, step=0, with_targets=True, lost=None):
-    """Windows of every record, in record order."""
-    return [window for index, record in enumerate(records)
+    """Windows of every record, in record order (none for a placeholder: it is answered with no event)."""
+    return [window for index, record in enumerate(records) if not record.skipped
             for window in encode_record(index, record, tokenizer, schema, maxlen, step, with_targets, lost)]
 
 

@@ -80,7 +80,9 @@ class IEEvent(Track):
         write_jsonl(path, rows)
 
     def score(self, records, rows):
-        return metric.score(data.gold_arguments(records), data.predicted_arguments(rows))
+        """The metric over the records that have a gold (placeholders of skipped lines have none)."""
+        kept = [(record, row) for record, row in zip(records, rows) if not record.skipped]
+        return metric.score(data.gold_arguments([r for r, _ in kept]), data.predicted_arguments([w for _, w in kept]))
 
     @classmethod
     def evaluate_files(cls, gold_path, pred_path):

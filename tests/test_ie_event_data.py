@@ -96,14 +96,22 @@ def test_the_summary_names_the_first_few_and_counts_the_rest(tmp_path, schema):
     ('{"id": "b", "text": 5, "event_list": []}', "text"),
     ('{"id": "b", "text": "湖人击败勇士", "event_list": {}}', "event_list"),
 ])
-def test_a_line_that_is_no_record_follows_on_error(tmp_path, schema, line, field):
+def test_a_line_that_is_no_record_follows_on_error(tmp_path, schema, sample_vocab, line, field):
     path = _file(tmp_path, _line(), line, _line(text="快船击败湖人", argument="快船", id="c"))
     with pytest.raises(DataError) as caught:
         data.load_records(path, schema)
     assert caught.value.line == 2 and caught.value.field == field
     records, report = data.load_records(path, schema, on_error="skip")
-    assert [r.text for r in records] == ["湖人击败勇士", "快船击败湖人"] and len(report.skipped) == 1
-    assert report.summary() == "1 record(s) skipped"
+    assert len(report.skipped) == 1 and report.summary() == "1 record(s) skipped"
+    if field in ("id", None):  # no usable id (or no JSON at all): nothing to answer it with
+        assert [(r.id, r.skipped) for r in records] == [("a1", False), ("c", False)]
+        return
+    # the skipped line stays as a placeholder (its id is readable): predict and the oracle answer it
+    assert [(r.id, r.text, r.skipped) for r in records] == [
+        ("a1", "湖人击败勇士", False), ("b", "", True), ("c", "快船击败湖人", False)]
+    from common.tokenize import OffsetTokenizer
+    windows = data.encode_records(records, OffsetTokenizer(sample_vocab), schema, 64)
+    assert sorted({w.record for w in windows}) == [0, 2]  # a placeholder gives no window, no target
 
 
 def test_unlabelled_skip_keeps_one_record_per_id(tmp_path, schema):
