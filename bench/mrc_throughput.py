@@ -29,7 +29,7 @@ def main():
 
     from common import backend
     backend.setup(seed=0)
-    from common.config import load_config, replace
+    from common.config import load_config
     from common.tiny_bert import bert_config
     from common.tokenize import pad
     from mrc.track import MRC

@@ -14,7 +14,6 @@ Training's dev evaluation, `predict`, `oracle` and the demo all go through these
 A track keeps TensorFlow out of its module top levels: importing it is cheap.
 """
 import collections
-import os
 
 from common.config import data_path
 

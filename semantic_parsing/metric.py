@@ -36,7 +36,7 @@ import os
 
 from common.io import DataError
 from semantic_parsing import sql as sqlmod
-from semantic_parsing.schema import STAR, TIME_NOW, load_databases
+from semantic_parsing.schema import TIME_NOW, load_databases
 
 log = logging.getLogger(__name__)
 

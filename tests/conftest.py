@@ -89,3 +89,10 @@ def train_config(out_dir, **changes):
                   logit_adjust_tau=0.0, epoch_repeats=1)
     values.update(changes)
     return TrainConfig(**values)
+
+
+@pytest.fixture(scope="session")
+def dbs():
+    """The sample DuSQL databases (schemas and cells) of data/samples/semantic_parsing."""
+    from semantic_parsing.schema import load_databases
+    return load_databases(sample("semantic_parsing", "db_schema.json"), sample("semantic_parsing", "db_content.json"))

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import make_track, sample, write_lines
+from conftest import make_track, sample
 
 DEFAULT_MODEL_DIR = os.path.join("pretrained", "chinese_roberta_wwm_ext_L-12_H-768_A-12")  # both config.toml's
 

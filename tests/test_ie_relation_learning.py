@@ -5,7 +5,6 @@ run folder alone, with none of the training overrides repeated.
 To stay fast on a CPU the model trains on the first twelve sample train sentences of at most
 30 characters (maxlen 64, efficient link pointers with head size 16); the full sample set is the demo's.
 """
-import json
 import os
 import shutil
 import zipfile

@@ -72,7 +72,6 @@ def test_updates_equal_bert4keras_adamw_with_schedule_and_ema(tf, tmp_path, ema)
 
 def test_layer_norm_and_biases_take_no_weight_decay(tf, tmp_path):
     # zero gradients: only the decay moves a weight
-    import keras
     opt = build_optimizer(train_config(tmp_path, learning_rate=0.1, weight_decay=0.5), total_steps=10)
     model = toy_model()
     model.compile(optimizer=opt, loss="mse")

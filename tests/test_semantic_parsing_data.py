@@ -6,15 +6,9 @@ import pytest
 
 from common.io import DataError
 from semantic_parsing.data import load_records, serialise
-from semantic_parsing.schema import load_databases
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(ROOT, "data", "samples", "semantic_parsing")
-
-
-@pytest.fixture(scope="module")
-def dbs():
-    return load_databases(os.path.join(SAMPLES, "db_schema.json"), os.path.join(SAMPLES, "db_content.json"))
 
 
 def write(tmp_path, records):

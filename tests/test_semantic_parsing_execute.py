@@ -16,11 +16,6 @@ CONTENT = os.path.join(SAMPLES, "db_content.json")
 
 
 @pytest.fixture(scope="module")
-def dbs():
-    return load_databases(os.path.join(SAMPLES, "db_schema.json"), CONTENT)
-
-
-@pytest.fixture(scope="module")
 def executor(dbs, tmp_path_factory):
     return Executor(dbs, CONTENT, str(tmp_path_factory.mktemp("sqlite")), time_limit=1.0, max_rows=100)
 

@@ -8,18 +8,12 @@ from hypothesis import strategies as st
 
 from semantic_parsing.grammar import Constraint, Vocabulary, detokenize, force_decode, target_tokens
 from semantic_parsing.metric import match
-from semantic_parsing.schema import load_databases
 from semantic_parsing.sql import COND_OPS, parse, to_sql, to_tokens
 from semantic_parsing.values import gold_values
 from test_semantic_parsing_sql import random_sql
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(ROOT, "data", "samples", "semantic_parsing")
-
-
-@pytest.fixture(scope="module")
-def dbs():
-    return load_databases(os.path.join(SAMPLES, "db_schema.json"), os.path.join(SAMPLES, "db_content.json"))
 
 
 def walk(db, tokens, values=()):

@@ -8,17 +8,11 @@ import pytest
 from semantic_parsing.data import load_records
 from semantic_parsing.grammar import Constraint, Vocabulary, detokenize, force_decode, target_tokens
 from semantic_parsing.metric import score
-from semantic_parsing.schema import load_databases
 from semantic_parsing.sql import AGG_OPS, CALC_OPS, COND_OPS, IUE_OPS, parse
 from semantic_parsing.values import candidates, gold_values, literals
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(ROOT, "data", "samples", "semantic_parsing")
-
-
-@pytest.fixture(scope="module")
-def dbs():
-    return load_databases(os.path.join(SAMPLES, "db_schema.json"), os.path.join(SAMPLES, "db_content.json"))
 
 
 @pytest.fixture(scope="module")

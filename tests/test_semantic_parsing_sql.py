@@ -5,17 +5,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from semantic_parsing.schema import load_databases
 from semantic_parsing.sql import (AGG_OPS, COND_OPS, NotExpressible, SQLParseError, format_number, parse,
                                   read_number, to_sql, to_tokens, tokenize)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(ROOT, "data", "samples", "semantic_parsing")
-
-
-@pytest.fixture(scope="module")
-def dbs():
-    return load_databases(os.path.join(SAMPLES, "db_schema.json"), os.path.join(SAMPLES, "db_content.json"))
 
 
 def raw(sql):

@@ -3,17 +3,11 @@ import os
 
 import pytest
 
-from semantic_parsing.schema import load_databases
 from semantic_parsing.sql import parse
 from semantic_parsing.values import candidates, cells_in_question, chinese_number, gold_values, literals
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(ROOT, "data", "samples", "semantic_parsing")
-
-
-@pytest.fixture(scope="module")
-def dbs():
-    return load_databases(os.path.join(SAMPLES, "db_schema.json"), os.path.join(SAMPLES, "db_content.json"))
 
 
 @pytest.mark.parametrize("text, value", [("三", 3), ("十五", 15), ("两千", 2000), ("两千零五", 2005), ("三万五千", 35000),
