@@ -59,7 +59,7 @@ def worker(args):
                   optimizer=build_optimizer(TrainConfig(
                       out_dir=folder, epochs=1, batch_size=args.batch, learning_rate=1e-5, warmup_proportion=0.1,
                       weight_decay=0.01, ema_momentum=0.0, grad_accum_steps=1, seed=0, flooding=0.0,
-                      logit_adjust_tau=0.0, epoch_repeats=1), total_steps=steps))
+                      logit_adjust_tau=0.0, epoch_repeats=1, strategy="default"), total_steps=steps))
     rng = np.random.default_rng(0)
     base = peak_rss_gb()
     n = args.batch

@@ -9,6 +9,17 @@ on a machine without an NVIDIA driver, that CUDA is missing (three lines, one of
 `setup()` drops exactly those lines from stderr while TensorFlow loads and finds its devices; every
 other line is passed through, and on a machine with an NVIDIA driver the CUDA lines are kept.
 
+`setup(strategy=name)` also makes the tf.distribute strategy of `train.strategy` (`distribution`), before
+any other TensorFlow op: a multi-worker strategy configures collective ops, which TensorFlow allows
+only at program start (later it fails with "Collective ops must be configured at program startup"),
+and the seeds below already run ops. The strategies:
+- "default": TensorFlow's default strategy, one device (the first GPU, else the CPU);
+- "mirrored": `MirroredStrategy` over every GPU of this machine (CUDA_VISIBLE_DEVICES picks them), else
+  over the CPU devices: one CPU on an ordinary machine (tests split the CPU into logical devices with
+  `tf.config.set_logical_device_configuration` before calling setup);
+- "multi_worker": `MultiWorkerMirroredStrategy` over the machines TF_CONFIG names (each uses every GPU it
+  has); `cluster_task()` reads TF_CONFIG without TensorFlow.
+
 `set_seed(seed)` makes a training repeatable: Python, NumPy, TensorFlow and tf-keras seeds, the
 initial weights and the dropout generator (common.compat). On a CPU that is enough: two runs with the
 same config and seed on the same machine give identical weights and scores (tests/test_determinism.py;
@@ -17,6 +28,9 @@ atomic adds) are not deterministic by default: set TF_DETERMINISTIC_OPS=1 for re
 (slower; TensorFlow then refuses the few ops that have no deterministic GPU kernel).
 """
 import contextlib
+import dataclasses
+import functools
+import json
 import logging
 import os
 import re
@@ -32,8 +46,9 @@ NO_GPU_NOISE = (r"\] Could not find cuda drivers on your machine, GPU will not b
                 r"\] failed call to cuInit: ")
 
 
-def setup(seed=None):
-    """Prepare the stack; returns the `tensorflow` module. `seed` (optional) fixes all random seeds."""
+def setup(seed=None, strategy=None):
+    """Prepare the stack; returns the `tensorflow` module. `strategy` (optional, a train.strategy name)
+    makes that distribution strategy now, before any op; `seed` (optional) fixes all random seeds."""
     global _done
     if not _done:
         if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
@@ -56,9 +71,72 @@ def setup(seed=None):
         compat.apply()
         _done = True
     import tensorflow as tf
+    if strategy is not None:
+        distribution(strategy)
     if seed is not None:
         set_seed(seed)
     return tf
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterTask:
+    """This process's place among the workers of a training: `index` of `count` (0 of 1 alone)."""
+    index: int = 0
+    count: int = 1
+
+    @property
+    def chief(self):
+        """The chief writes the run folder and evaluates; the other workers only train."""
+        return self.index == 0
+
+
+def cluster_task(required=False):
+    """This process's task in TF_CONFIG, read without TensorFlow: the workers are the "chief" task, if
+    any, then the "worker" tasks in order, and the first is the chief (Keras's convention). Without
+    TF_CONFIG: one worker (a ConfigError if `required`). A TF_CONFIG that is not JSON naming this task
+    among its workers is a ConfigError."""
+    from common.config import ConfigError
+    text = os.environ.get("TF_CONFIG", "").strip()
+    if not text:
+        if required:
+            raise ConfigError("train.strategy = multi_worker needs TF_CONFIG: every machine sets it to the same "
+                              '"cluster" and its own "task" (see README, Training on several devices)')
+        return ClusterTask()
+    try:
+        config = json.loads(text)
+        cluster, task = config["cluster"], config["task"]
+        workers = [("chief", i) for i in range(len(cluster.get("chief", [])))]
+        workers += [("worker", i) for i in range(len(cluster.get("worker", [])))]
+        unknown = sorted(set(cluster) - {"chief", "worker"})
+        index = workers.index((task["type"], int(task["index"])))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ConfigError(f"TF_CONFIG is not a cluster naming this task among its chief and workers ({error}): "
+                          f"see README, Training on several devices") from None
+    if unknown:
+        raise ConfigError(f"TF_CONFIG: tasks of type {', '.join(unknown)} are not supported "
+                          "(only one \"chief\" and \"worker\" tasks)")
+    return ClusterTask(index, len(workers))
+
+
+@functools.cache
+def distribution(name="default"):
+    """The tf.distribute strategy of train.strategy `name`, made once per process (see the module's
+    doc); setup(strategy=name) makes it before any other op."""
+    import tensorflow as tf
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
+    if name == "multi_worker":
+        cluster_task(required=True)
+        try:
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}: call common.backend.setup(strategy='multi_worker') before "
+                               "anything else runs a TensorFlow op") from None
+    from common.config import ConfigError, STRATEGIES
+    raise ConfigError(f"train.strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
 
 
 def has_nvidia_driver():

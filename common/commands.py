@@ -58,17 +58,21 @@ def train(track, resume=False, progress=True, tensorboard=True):
     An empty train or dev file, or a train file that gives no training example, is refused naming it."""
     from common import backend, run, training
     cfg = track.cfg
-    run.check_free(cfg.train.out_dir)  # refuse at once if another training runs there, not after encoding
-    backend.setup(seed=cfg.train.seed)
+    multi = cfg.train.strategy == "multi_worker"
+    chief = backend.cluster_task(required=True).chief if multi else True
+    if chief:  # only the chief takes the run folder (under multi_worker the others write nothing)
+        run.check_free(cfg.train.out_dir)  # refuse at once if another training runs there, not after encoding
+    backend.setup(seed=cfg.train.seed, strategy=cfg.train.strategy)  # the strategy before any other op
     train_path, dev_path = track.data_file("train"), track.data_file("dev")
     train_records = _load(track, train_path, labelled=True, required=True)
-    dev_records = _load(track, dev_path, labelled=True, required=True)
+    dev_records = _load(track, dev_path, labelled=True, required=True) if chief else []  # the chief evaluates
     examples = track.encode(train_records, with_targets=True)
     print(f"train: {track.describe_encoding(train_records, examples)}", flush=True)
     if not examples:
         raise DataError(train_path, None, f"no training examples ({track.describe_encoding(train_records, examples)})")
     dev_examples = track.encode(dev_records, with_targets=False)
-    model = track.build_model(load_checkpoint=True)
+    with training.strategy_scope(cfg.train):
+        model = track.build_model(load_checkpoint=True)
     loss = track.build_loss(examples)
 
     def evaluate(trained):
@@ -79,7 +83,18 @@ def train(track, resume=False, progress=True, tensorboard=True):
     # an epoch scoring as well as the best replaces it: early on, a small dev set scores 0 for several epochs
     return training.train(model, loss, batches, cfg.train, evaluate, monitor=track.monitor, mode="max",
                           resume=resume, progress=progress, tensorboard=tensorboard, keep_later_on_tie=True,
-                          prepare=functools.partial(run.describe, track, cfg.train.out_dir))  # under the lock
+                          prepare=functools.partial(run.describe, track, cfg.train.out_dir),  # under the lock
+                          local_model=functools.partial(track.build_model, load_checkpoint=False),
+                          fingerprint=_file_digest(train_path) if multi else "")
+
+
+def _file_digest(path):
+    import hashlib
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(functools.partial(f.read, 1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def predict(track, run_dir, source, out):
@@ -119,8 +134,14 @@ def train_command(track_class, doc, argv=None):
     parser.add_argument("--resume", action="store_true", help="continue after the last finished epoch")
     args = parser.parse_args(argv)
     track = track_class(load_config(track_class.config_class, args.config, args.overrides))
+    from common.backend import cluster_task
     from common.training import best_record
-    best = best_record(train(track, resume=args.resume))
+    history = train(track, resume=args.resume)
+    task = cluster_task() if track.cfg.train.strategy == "multi_worker" else None
+    if task is not None and not task.chief:
+        print(f"worker {task.index} of {task.count}: done (the chief's run folder holds the result)", flush=True)
+        return
+    best = best_record(history)
     print(json.dumps({"best_epoch": best.get("epoch"), **{k: v for k, v in best.items()
                                                           if k not in ("epoch", "loss", "best", "saved")}},
                      ensure_ascii=False))

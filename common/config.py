@@ -22,6 +22,7 @@ import tomllib
 import typing
 
 FAMILIES = ("bert", "roberta", "albert", "nezha", "electra")
+STRATEGIES = ("default", "mirrored", "multi_worker")  # train.strategy (common/backend.py)
 
 
 class ConfigError(ValueError):
@@ -63,7 +64,7 @@ class DataConfig:
 class TrainConfig:
     out_dir: str = key("run folder: resolved config, labels, vocab, best weights, resume state, logs")
     epochs: int = key("passes over the training set", min=1)
-    batch_size: int = key("examples per step", min=1)
+    batch_size: int = key("examples per step (the global batch: split over the replicas of train.strategy)", min=1)
     learning_rate: float = key("peak learning rate", above=0.0)
     warmup_proportion: float = key("share of the steps with linear warm-up, then linear decay to 0",
                                    min=0.0, below=1.0)
@@ -74,6 +75,9 @@ class TrainConfig:
     flooding: float = key("flooding level b: train on |L - b| + b; 0 = off", min=0.0)
     logit_adjust_tau: float = key("logit adjustment tau x log prior of the labels; 0 = off", min=0.0)
     epoch_repeats: int = key("passes over the training set per epoch (> 1 only for tiny sets)", min=1)
+    strategy: str = key("default (one device) | mirrored (every GPU of this machine) | multi_worker "
+                        "(the machines TF_CONFIG names); see README, Training on several devices",
+                        choices=STRATEGIES)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -86,7 +86,7 @@ def train_config(out_dir, **changes):
     from common.config import TrainConfig
     values = dict(out_dir=str(out_dir), epochs=1, batch_size=4, learning_rate=1e-3, warmup_proportion=0.0,
                   weight_decay=0.0, ema_momentum=0.0, grad_accum_steps=1, seed=5, flooding=0.0,
-                  logit_adjust_tau=0.0, epoch_repeats=1)
+                  logit_adjust_tau=0.0, epoch_repeats=1, strategy="default")
     values.update(changes)
     return TrainConfig(**values)
 
