@@ -8,7 +8,7 @@ CONFIG ?= $(TRACK)/config.toml
 ARGS   ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup demo train predict eval oracle db test bench screenshot clean check-track
+.PHONY: setup demo train predict eval oracle explain db test bench screenshot clean check-track
 
 setup: $(STAMP)
 
@@ -37,8 +37,13 @@ oracle: setup check-track
 	$(PY) -m $(TRACK).oracle --config $(CONFIG) $(ARGS)
 
 eval: setup check-track
-	@test -n "$(GOLD)" -a -n "$(PRED)" || { echo "usage: make eval TRACK=... GOLD=gold_file PRED=prediction_file"; exit 2; }
-	$(PY) -m $(TRACK).evaluate $(GOLD) $(PRED) $(ARGS)
+	@test -n "$(GOLD)" -a -n "$(PRED)" || { echo "usage: make eval TRACK=... GOLD=gold_file PRED=prediction_file [REPORT=page.html]"; exit 2; }
+	$(PY) -m $(TRACK).evaluate $(GOLD) $(PRED) $(if $(REPORT),--report $(REPORT)) $(ARGS)
+
+# Integrated gradients of a trained run on the first N records of INPUT: one HTML page (default <run>/explain.html)
+explain: setup check-track
+	@test -n "$(INPUT)" || { echo "usage: make explain TRACK=... INPUT=file [RUN=run folder] [N=5]"; exit 2; }
+	$(PY) -m $(TRACK).explain --config $(CONFIG) --input $(INPUT) $(if $(RUN),--run $(RUN)) $(if $(N),--n $(N)) $(ARGS)
 
 # SQLite copies of the DuSQL databases of data.dir (execution accuracy; also built on first use)
 db: setup

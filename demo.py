@@ -2,7 +2,9 @@
 
 1. writes a tiny Google-format checkpoint whose vocab covers every sample text (runs/tiny_bert);
 2. for each track that exists: train on the sample train set, predict the sample train, dev and test
-   sets from the run folder, score train and dev with the track's official metric.
+   sets from the run folder, score train and dev with the track's official metric;
+3. look inside: an error-analysis page of the dev predictions (<run>/report.html) and integrated
+   gradients of the first dev inputs (<run>/explain.html).
 The checkpoint is random, so the scores only show that the pipeline learns (train) and every step
 runs; a random 2-layer model cannot generalise to the held-out dev sentences. For the same reason the
 epoch kept is the one that fits the train set best (the demo trains with data.dev_file = the train
@@ -21,6 +23,8 @@ TRACKS = ["ie_relation", "ie_event", "mrc", "dialog", "semantic_parsing"]
 # Short inputs keep the demo fast on a CPU; the samples are short sentences, and the long ones still
 # exercise the windows of the three extraction tracks.
 DEMO_MAXLEN = 64
+# Explanations: the first records of dev, a few predictions each (a few seconds per track).
+EXPLAIN = ["--n", "2", "--max-targets", "6"]
 
 
 def run(command):
@@ -33,7 +37,8 @@ def run(command):
 
 
 def run_track(track, model_dir, runs):
-    """Train on the sample train set, predict train, dev and test from the run folder, score train and dev."""
+    """Train on the sample train set, predict train, dev and test from the run folder, score train and
+    dev (dev with its report page), explain the first dev inputs. Returns (scores, pages)."""
     from common.track import track_class as find_track
     track_class = find_track(track)
     demo = _demo_settings(track_class)
@@ -49,9 +54,12 @@ def run_track(track, model_dir, runs):
         pred = os.path.join(out_dir, f"{split}_{track_class.submission_name}")
         run(py + [f"{track}.predict", "--run", out_dir, "--input", gold, "--out", pred])
         if split != "test":
-            output = run(py + [f"{track}.evaluate", gold, pred])
+            report = ["--report", os.path.join(out_dir, "report.html")] if split == "dev" else []
+            output = run(py + [f"{track}.evaluate", gold, pred, *report])
             scores[split] = json.loads(output.strip().splitlines()[-1])
-    return scores
+    explained = os.path.join(out_dir, "explain.html")
+    run(py + [f"{track}.explain", "--run", out_dir, "--input", demo.dev, "--out", explained, *EXPLAIN])
+    return scores, [os.path.join(out_dir, "report.html"), explained]
 
 
 def _demo_settings(track_class):
@@ -73,10 +81,10 @@ def main():
     model_dir = os.path.join(args.runs, "tiny_bert")
     paths = write_tiny_checkpoint(model_dir, sample_texts(os.path.join(ROOT, "data", "samples")), with_mlm=True)
     print(f"tiny checkpoint: {paths['checkpoint_path']}", flush=True)
-    summary = {}
+    summary, pages = {}, {}
     for track in tracks:
         start = time.time()
-        summary[track] = run_track(track, model_dir, args.runs)
+        summary[track], pages[track] = run_track(track, model_dir, args.runs)
         print(f"== {track}: {json.dumps(summary[track], ensure_ascii=False)} ({time.time() - start:.0f} s)",
               flush=True)
     if not tracks:
@@ -84,6 +92,10 @@ def main():
     print("\ndemo scores of the tiny random BERT on the samples (train = fitted, dev = held out):")
     for track, scores in summary.items():
         print(f"  {track:<17} " + "   ".join(f"{split}: {json.dumps(s)}" for split, s in scores.items()))
+    if pages:
+        print("\npages (open in a browser; `make screenshot PAGE=...` renders one to PNG):")
+        for track, paths in pages.items():
+            print(f"  {track:<17} " + "   ".join(paths))
 
 
 if __name__ == "__main__":

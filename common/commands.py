@@ -1,9 +1,10 @@
-"""The four command lines every track has, written once over the track interface (common/track.py):
+"""The command lines every track has, written once over the track interface (common/track.py):
 
     python -m <track>.train    [--config FILE] [--resume] [section.key=value ...]
     python -m <track>.predict  [--run DIR] [--input FILE] [--out FILE] [--config FILE] [data.*|predict.*=...]
     python -m <track>.oracle   --gold FILE --out FILE [--vocab FILE] [--labels FILE] [--config FILE] [...]
-    python -m <track>.evaluate GOLD PRED
+    python -m <track>.evaluate GOLD PRED [--report FILE]
+    python -m <track>.explain  [--run DIR] --input FILE [--n N] [--out FILE] [--steps S] [--max-targets K]
 
 Each `<track>/<command>.py` is a few lines naming its track and its help text. The config is loaded and
 checked before TensorFlow is imported, so a mistyped key fails in a second.
@@ -114,6 +115,54 @@ def predict(track, run_dir, source, out):
     return rows
 
 
+def explain(track, run_dir, source, out, limit=5, steps=None, max_targets=None):
+    """Integrated gradients of the run's predictions on the first `limit` records of `source`: one
+    HTML page (common.pages.explanation_page) with a block per prediction, each with its completeness
+    error. Returns {"inputs", "predictions", "seconds", "seconds_per_input", "max_completeness_error",
+    "mean_completeness_error"}; one line says the same."""
+    from common import backend, run
+    from common.explain import DEFAULT_STEPS, explain_subject
+    from common.pages import explanation_page, write_page
+    check_writable(out)
+    backend.setup()
+    steps = steps or DEFAULT_STEPS
+    max_targets = max_targets or track.explanation_targets
+    records = _load(track, source, labelled=False, required=True)[:limit]
+    model = run.load_trained(track, run_dir)
+    subjects = track.explanation_subjects(model, records, max_targets)
+    items, errors = [], []
+    started = time.perf_counter()
+    for subject in subjects:
+        item, results = explain_subject(model, subject, steps)
+        items.append(item)
+        errors += [result.completeness_error for result in results]
+    seconds = time.perf_counter() - started
+    summary = {"inputs": len(subjects), "predictions": len(errors), "seconds": round(seconds, 2),
+               "seconds_per_input": round(seconds / max(len(subjects), 1), 3),
+               "max_completeness_error": max(errors, default=None),
+               "mean_completeness_error": sum(errors) / len(errors) if errors else None}
+    measured = (f"completeness error: max {100 * summary['max_completeness_error']:.3g}%, "
+                f"mean {100 * summary['mean_completeness_error']:.3g}%" if errors else "nothing predicted")
+    note = (f"Integrated gradients of {display_path(run_dir)} on {display_path(source)} "
+            f"({len(records)} records): zero baseline on the token-embedding output, {steps} midpoint steps. "
+            f"{track.explanation_note} Colour: each token's share of F(x) - F(baseline). "
+            f"{len(subjects)} inputs, {len(errors)} predictions in {seconds:.1f} s; {measured}.")
+    write_page(out, explanation_page(f"{track.name}: integrated gradients", items, note))
+    print(f"{len(subjects)} inputs, {len(errors)} predictions explained in {seconds:.1f} s "
+          f"({summary['seconds_per_input']:.2f} s per input); {measured} -> {out}", flush=True)
+    return summary
+
+
+def write_report(track_class, path, metrics, rows, gold, pred):
+    """The error-analysis page of `rows` (track.ReportRows) with `metrics` on top, written atomically;
+    one line names it (before the metric line, which stays last on stdout)."""
+    from common.pages import report_page, write_page
+    title = f"{track_class.name}: {os.path.basename(pred)} against {os.path.basename(gold)}"
+    write_page(path, report_page(title, metrics, rows.classes, rows.examples, note=rows.note,
+                                 class_title=rows.class_title))
+    print(f"report: {len(rows.classes)} classes, {len(rows.examples)} examples -> {path}", flush=True)
+
+
 def oracle(track, gold, out):
     """Gold -> targets -> the real decoder -> submission -> official metric (the representation's ceiling).
     Every record of `gold` is answered (a skipped one with nothing), and the score is the official
@@ -196,18 +245,47 @@ def _oracle_vocab(cfg, args):
     return path
 
 
+def add_report_option(parser):
+    parser.add_argument("--report", metavar="FILE", help="also write an error-analysis page (HTML): per-class "
+                                                         "P/R/F1 and the worst examples, gold beside prediction")
+
+
 def evaluate_command(track_class, doc, argv=None):
     parser = cli.parser(f"{track_class.name}.evaluate", doc, config=False)
     parser.add_argument("gold", help="labelled file in the official format")
     parser.add_argument("pred", help="submission file")
+    add_report_option(parser)
     args = parser.parse_args(argv)
+    if args.report:
+        check_writable(args.report)
     result = track_class.official_format(track_class.evaluate_files(args.gold, args.pred))
+    if args.report:
+        write_report(track_class, args.report, result, track_class.report_rows(args.gold, args.pred),
+                     args.gold, args.pred)
     print(json.dumps(result, ensure_ascii=False))
     return result
 
 
+def explain_command(track_class, doc, argv=None):
+    parser = cli.parser(f"{track_class.name}.explain", doc)
+    parser.add_argument("--run", help="trained run folder (default: train.out_dir of the config)")
+    parser.add_argument("--input", required=True, help="file of records in the official format (labels not needed)")
+    parser.add_argument("--n", type=int, default=5, help="explain the first N records (default 5)")
+    parser.add_argument("--out", help="HTML page (default: <run>/explain.html)")
+    parser.add_argument("--steps", type=int, help="integration steps (default 32: completeness error < 1%%)")
+    parser.add_argument("--max-targets", type=int, help="predictions explained per model input (default "
+                                                         f"{track_class.explanation_targets})")
+    args = parser.parse_args(argv)
+    if args.n < 1 or any(value is not None and value < 1 for value in (args.steps, args.max_targets)):
+        parser.error("--n, --steps and --max-targets must be >= 1")
+    from common.run import open_run
+    track, run_dir = open_run(track_class, args.run, args.config, args.overrides)
+    out = args.out or os.path.join(run_dir, "explain.html")
+    return explain(track, run_dir, args.input, out, args.n, args.steps, args.max_targets)
+
+
 def command(kind, track_class, doc):
-    """`main(argv=None)` of `python -m <track>.<kind>`, kind = train | predict | oracle | evaluate."""
+    """`main(argv=None)` of `python -m <track>.<kind>`, kind = train | predict | oracle | evaluate | explain."""
     commands = {"train": train_command, "predict": predict_command, "oracle": oracle_command,
-                "evaluate": evaluate_command}
+                "evaluate": evaluate_command, "explain": explain_command}
     return functools.partial(commands[kind], track_class, doc)

@@ -26,8 +26,10 @@ h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding
 .label { font-weight: 600; }
 .stats { color: #555; font-size: 12px; margin-left: 8px; }
 .warn { color: #b00020; font-weight: 600; }
-.tokens { font-size: 17px; line-height: 2.1; margin-top: 4px; word-break: break-all; }
+.tokens { font-size: 17px; line-height: 2.1; margin-top: 4px; overflow-wrap: anywhere; }
 .tok { padding: 2px 0; border-radius: 2px; }
+.mark { box-shadow: inset 0 -3px 0 #111; }
+.legend .mark { padding: 0 4px; }
 .special { font-size: 11px; font-family: monospace; border: 1px solid #bbb; padding: 1px 3px;
            margin: 0 3px; vertical-align: middle; }
 .legend { display: inline-flex; align-items: center; gap: 8px; font-size: 12px; color: #444; }
@@ -46,7 +48,7 @@ th[aria-sort="descending"]::after { content: " ▼"; font-size: 10px; }
 .bar span { display: block; height: 100%; background: #4a7bd0; }
 table.examples { width: 100%; }
 .examples th, .examples td { text-align: left; }
-.text { max-height: 150px; overflow: auto; font-size: 13px; color: #333; }
+.text { max-height: 150px; overflow: auto; font-size: 13px; color: #333; white-space: pre-line; }
 .side { width: 26%; }
 .side ul { margin: 0; padding-left: 18px; }
 del.missing, li.missing { background: #ffd7d7; color: #8a0000; text-decoration: none; }
@@ -109,18 +111,20 @@ def write_page(path, document):
 
 @dataclass
 class Block:
-    """One explained prediction: its label and one attribution per token of the item."""
+    """One explained prediction: its label and one attribution per token of the item; `marked`:
+    indices of the tokens that are the prediction itself (its span), underlined."""
     label: str
     attributions: list
     completeness_error: float = None
     value: float = None
     baseline_value: float = None
+    marked: list = None
 
     @classmethod
-    def of(cls, label, result):
+    def of(cls, label, result, marked=None):
         """From a `common.explain.Attribution`."""
         return cls(label, list(result.attributions), result.completeness_error, result.value,
-                   result.baseline_value)
+                   result.baseline_value, marked)
 
 
 @dataclass
@@ -153,7 +157,8 @@ def explanation_page(title, items, note=""):
     attribution, normalised per block by the largest absolute attribution of that block."""
     legend = ('<div class="legend"><span>negative</span><span class="ramp"></span><span>positive</span>'
               '<span>(per block: colour = attribution / max |attribution| of the block; '
-              'hover a token for its value)</span></div>')
+              'hover a token for its value)</span><span class="mark">underlined</span>'
+              '<span>the prediction itself, where it is a span</span></div>')
     parts = [f'<p class="note">{escape(note)}</p>' if note else "", legend]
     for number, item in enumerate(items, 1):
         parts.append(_item_html(item, number))
@@ -178,11 +183,12 @@ def _item_html(item, number):
             raise ValueError(f"item {item.title!r}, block {block.label!r}: {len(values)} attributions "
                              f"for {n} tokens")
         scale = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
+        marked = set(block.marked or ())
         spans = []
         for i, (text, value) in enumerate(zip(shown, values)):
             share = value / scale if scale else 0.0
             ink = "#ffffff" if abs(share) > 0.55 else "#111111"
-            kind = "tok special" if special[i] else "tok"
+            kind = ("tok special" if special[i] else "tok") + (" mark" if i in marked else "")
             spans.append(f'{gaps[i]}<span class="{kind}" style="background:{attribution_colour(share)};'
                          f'color:{ink}" title="{escape(item.tokens[i])}: {value:+.4g}">{escape(text)}</span>')
         blocks.append(f'<div class="block"><span class="label">{escape(block.label)}</span>'
@@ -200,7 +206,8 @@ def _token_surface(item, token, offset):
 
 def _gaps(item, offsets):
     """What goes before each token: the text between it and the previous token (whitespace
-    collapsed to one space), a space where the text is not known, nothing inside a word."""
+    collapsed to one space, a line break where it holds one), a space where the text is not known,
+    nothing inside a word."""
     gaps, previous_end = [], None
     for offset in offsets:
         gap = ""
@@ -208,7 +215,7 @@ def _gaps(item, offsets):
             start = offset[0]
             if start > previous_end:
                 gap = item.text[previous_end:start] if item.text is not None else " "
-                gap = escape(re.sub(r"\s+", " ", gap))
+                gap = "<br>" if "\n" in gap else escape(re.sub(r"\s+", " ", gap))  # a new line stays one
             elif start < previous_end:
                 gap = "<br>"  # offsets went back: a new segment of the input
         gaps.append(gap)
@@ -280,20 +287,22 @@ def example_row(row):
     return Example(*row)
 
 
-def report_page(title, metrics, classes, examples, max_examples=50, note=""):
+def report_page(title, metrics, classes, examples, max_examples=50, note="", class_title="class"):
     """HTML page: the metric line, a sortable per-class table, and the `max_examples` lowest-scored
     examples with gold and prediction side by side, their differences marked.
 
     metrics: {name: value} in the order to show (the official metric first). classes: rows for
-    `class_row`. examples: rows for `example_row`; gold and pred are strings (compared character by
-    character) or collections of items (compared as multisets: missing and spurious items marked).
+    `class_row`; `class_title` heads their first column. examples: rows for `example_row`; gold and
+    pred are strings (compared character by character) or collections of items (compared as
+    multisets: missing and spurious items marked).
     """
     metric_line = "".join(f"<span><b>{escape(name)}</b>{escape(_number(value))}</span>"
                           for name, value in metrics.items())
     parts = [f'<p class="metrics">{metric_line}</p>', f'<p class="note">{escape(note)}</p>' if note else ""]
     rows = [class_row(row) for row in classes]
     parts.append(f"<h2>Per class ({len(rows)})</h2>"
-                 '<p class="key">click a column header to sort by it (again: reverse)</p>' + _class_table(rows))
+                 '<p class="key">click a column header to sort by it (again: reverse)</p>'
+                 + _class_table(rows, class_title))
     chosen = sorted((example_row(row) for row in examples), key=_score_key)[:max_examples]
     parts.append(f"<h2>Worst examples ({len(chosen)}, lowest score first)</h2>"
                  '<p class="key">gold: <del class="missing">missing from the prediction</del> · '
@@ -314,9 +323,9 @@ def _score_key(example):
         raise ValueError(f"example {example.id!r}: score must be a number, got {example.score!r}") from None
 
 
-def _class_table(rows):
+def _class_table(rows, class_title="class"):
     with_counts = bool(rows) and all(row.counts is not None for row in rows)
-    headers = ["class", "precision", "recall", "F1", "support"] + (["tp", "fp", "fn"] if with_counts else [])
+    headers = [class_title, "precision", "recall", "F1", "support"] + (["tp", "fp", "fn"] if with_counts else [])
     body = []
     for row in rows:
         cells = [f'<td data-sort="{escape(row.name)}">{escape(row.name)}</td>']

@@ -32,9 +32,13 @@ themselves and little on each other. Each part is cut again down to single words
 Su's code make the word at the cut the head of the right part; here both parts are cut alike, so the
 tree is a plain binary bracketing.) A tree is a word (one word) or [left tree, right tree].
 
-Command: `python -m common.perturbed_masking --checkpoint DIR --input FILE [--out FILE]
+Command: `python -m common.perturbed_masking --checkpoint DIR|--run RUN --input FILE [--out FILE]
 [--reference FILE]` writes {"text", "words", "tree"} per sentence and prints the word precision,
 recall and F1 against the reference segmentation (default: jieba's) as the last line.
+`--run RUN` probes a trained run of any track instead of a checkpoint: its fine-tuned encoder, and
+for "prob" the run's own MLM head (dialog and semantic_parsing train one) or else the MLM head of
+the pretrained checkpoint the run started from (common/run_encoder.py says why and what that means).
+The default threshold is Su's for a pretrained BERT-base: re-tune it for a fine-tuned encoder too.
 """
 import json
 import logging
@@ -267,10 +271,8 @@ def load(model_cfg, representation="hidden", batch_size=128):
     Its MLM head is loaded too when representation="prob"."""
     from common import backend
     tf = backend.setup()
-    import keras
     from common.config import ConfigError
-    from common.model import build_encoder, max_tokens, vocab_path
-    from common.tokenize import OffsetTokenizer
+    from common.model import build_encoder, vocab_path
 
     with_mlm = representation == "prob"
     try:  # ELECTRA refuses even with_mlm=False: pass it only when needed
@@ -281,9 +283,29 @@ def load(model_cfg, representation="hidden", batch_size=128):
         message = error.message if isinstance(error, tf.errors.NotFoundError) else str(error)
         raise ConfigError(f"{message}: representation 'prob' needs a checkpoint with its MLM head "
                           "(cls/predictions/*); representation 'hidden' does not") from None
+    return from_model(model, vocab_path(model_cfg), representation, batch_size)
+
+
+def load_run(run_dir, representation="hidden", batch_size=128):
+    """A PerturbedMasking on the fine-tuned encoder of a trained run (common.run_encoder: with
+    representation "prob", under the run's MLM head, or the pretrained checkpoint's when the run
+    trained none)."""
+    from common.run_encoder import load_run_encoder
+    model, vocab, how = load_run_encoder(run_dir, with_mlm=representation == "prob")
+    logging.getLogger(__name__).info("perturbed masking on %s", how)
+    return from_model(model, vocab, representation, batch_size)
+
+
+def from_model(model, vocab, representation="hidden", batch_size=128):
+    """A PerturbedMasking on a built bert4keras model: its last hidden states, and with
+    representation "prob" its MLM head (the model must then have been built with with_mlm=True)."""
+    import keras
+    from common.model import max_tokens
+    from common.tokenize import OffsetTokenizer
+    with_mlm = representation == "prob"
     hidden = model.get_layer("MLM-Dense").input if with_mlm else model.output
     encoder = keras.models.Model(model.inputs, hidden)
-    return PerturbedMasking(encoder, OffsetTokenizer(vocab_path(model_cfg)), representation,
+    return PerturbedMasking(encoder, OffsetTokenizer(vocab), representation,
                             mlm_probs=mlm_head(model) if with_mlm else None, batch_size=batch_size,
                             max_tokens=max_tokens(encoder))
 
@@ -339,8 +361,12 @@ def main(argv=None):
     from common.io import DataError, write_jsonl
     from common.model import checkpoint_config
     parser = cli.parser("common.perturbed_masking", __doc__, config=False)
-    parser.add_argument("--checkpoint", required=True, metavar="DIR",
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", metavar="DIR",
                         help="BERT folder: bert_config.json, vocab.txt, bert_model.ckpt.* (or a HuggingFace folder)")
+    source.add_argument("--run", metavar="DIR",
+                        help="a trained run of any track: its fine-tuned encoder (with --representation prob: "
+                             "under the run's MLM head, or the pretrained checkpoint's when the run trained none)")
     parser.add_argument("--input", required=True, help="one sentence per line, or JSON Lines with \"text\"")
     parser.add_argument("--out", help="JSON Lines {text, words, tree} (default: print them)")
     parser.add_argument("--reference", help="reference segmentation, space-separated words per line "
@@ -360,7 +386,10 @@ def main(argv=None):
 
     sentences = read_sentences(args.input)
     gold = reference_words(args.reference, sentences, args.input) if args.reference else None
-    probe = load(checkpoint_config(args.checkpoint, args.family), args.representation, args.batch_size)
+    if args.run:
+        probe = load_run(args.run, args.representation, args.batch_size)
+    else:
+        probe = load(checkpoint_config(args.checkpoint, args.family), args.representation, args.batch_size)
     records = []
     for number, text in tqdm(sentences, desc="sentences", disable=None):
         try:

@@ -72,6 +72,29 @@ def collate(pairs, pad_id=0):
     return [pad(tokens), pad(segments), pad(positions)], pad(labels)
 
 
+def explanation_subject(title, source, generated, labels, display, max_targets):
+    """common.explain.Subject of a generated sequence. Target k is the log-probability of generated
+    token k given the source and the generated tokens before it (teacher forcing: one forward pass
+    gives them all), explained on the source tokens: the generated prefix stays whole along the
+    integration path. `labels[k]` names token k; `display` is (tokens, offsets, text) of the source
+    positions (common.explain.layout); the first `max_targets` tokens are explained."""
+    from common.explain import Subject, Target
+    kept = list(generated[:max_targets])
+    token_ids, segment_ids = pair_inputs(source, kept)
+    positions = np.arange(len(source) - 1, len(source) - 1 + len(kept), dtype="int32")
+    targets = [Target(label, _token_log_probability(k, token)) for k, (label, token) in enumerate(zip(labels, kept))]
+    tokens, offsets, text = display
+    return Subject(title, token_ids, segment_ids, targets, tokens, offsets, text, shown=list(range(len(source))),
+                   extra_inputs=(positions,), left_out=len(generated) - len(kept))
+
+
+def _token_log_probability(k, token):
+    def target(logits):  # logits (batch, positions, vocab) at the target positions
+        import tensorflow as tf
+        return tf.nn.log_softmax(logits[:, k], axis=-1)[:, token]
+    return target
+
+
 def target_loss(labels, logits):
     """Cross-entropy of the target tokens (label != IGNORE); per example, scaled so that Keras's mean
     over the batch is the mean over the batch's target tokens."""

@@ -17,9 +17,10 @@ The transport problem is solved exactly by POT's network simplex (`ot.emd2`). PO
 TensorFlow, PyTorch, JAX and CuPy when imported (and would import TensorFlow before
 `common.backend.setup()`); `_ot()` switches those probes off.
 
-Command: `python -m common.similarity --checkpoint DIR A.txt B.txt` compares line i of A with line
-i of B using the vectors of a BERT checkpoint (see `TokenVectors`) and prints one JSON line per pair
-and the means as one JSON object on the last line.
+Command: `python -m common.similarity --checkpoint DIR|--run RUN A.txt B.txt` compares line i of A
+with line i of B using the vectors of a BERT checkpoint, or of a trained run's fine-tuned encoder
+(see `TokenVectors`), and prints one JSON line per pair and the means as one JSON object on the
+last line. `dialog.evaluate --run RUN` prints the means as an unofficial line.
 """
 import json
 import logging
@@ -146,6 +147,13 @@ class TokenVectors:
         self._init(encoder, vocab_path, source, batch_size)
         return self
 
+    @classmethod
+    def from_run(cls, run_dir, source="encoder", batch_size=32):
+        """The vectors of a trained run's fine-tuned encoder (common.run_encoder)."""
+        from common.run_encoder import load_run_encoder
+        encoder, vocab_path, _ = load_run_encoder(run_dir)
+        return cls.from_encoder(encoder, vocab_path, source, batch_size)
+
     def _init(self, encoder, vocab_path, source, batch_size):
         from common.model import max_tokens
         from common.tokenize import OffsetTokenizer
@@ -190,8 +198,10 @@ def main(argv=None):
     from common import cli
     from common.config import FAMILIES
     parser = cli.parser("common.similarity", __doc__, config=False)
-    parser.add_argument("--checkpoint", required=True, metavar="DIR",
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", metavar="DIR",
                         help="BERT folder: bert_config.json, vocab.txt, bert_model.ckpt.* (or a HuggingFace folder)")
+    source.add_argument("--run", metavar="DIR", help="a trained run of any track: the vectors of its fine-tuned encoder")
     parser.add_argument("--family", default="bert", choices=sorted(FAMILIES))
     parser.add_argument("--source", default="encoder", choices=["encoder", "embeddings"],
                         help="last hidden layer (default) or the token embeddings")
@@ -203,7 +213,10 @@ def main(argv=None):
     preds, refs = read_lines(args.preds), read_lines(args.refs)
     if len(preds) != len(refs):
         raise DataError(args.refs, None, f"{len(refs)} lines, but {args.preds} has {len(preds)}")
-    vectors = TokenVectors(args.checkpoint, source=args.source, batch_size=args.batch_size, family=args.family)
+    if args.run:
+        vectors = TokenVectors.from_run(args.run, source=args.source, batch_size=args.batch_size)
+    else:
+        vectors = TokenVectors(args.checkpoint, source=args.source, batch_size=args.batch_size, family=args.family)
     scores = pair_scores(preds, refs, vectors.vectors)
     for number, score in enumerate(scores, 1):
         print(json.dumps({"line": number, **(score or {"WMD": None, "WRD": None, "skipped": "empty"})}))

@@ -11,11 +11,29 @@ Training's dev evaluation, `predict`, `oracle` and the demo all go through these
   yields the outputs chunk by chunk, so a long input's outputs never pile up);
 - `perfect_output` is what a perfect model would output for an example: `decode` of those is the oracle,
   the most the representation can reach.
+Looking inside (`python -m <track>.explain`, `python -m <track>.evaluate --report`):
+- `explanation_subjects` says what integrated gradients explain: per model input, the token ids, how
+  its tokens read, and one target scalar per prediction (common/explain.py);
+- `report_rows` turns a gold file and a submission into the error-analysis page's per-class rows and
+  examples (common/pages.py).
 A track keeps TensorFlow out of its module top levels: importing it is cheap.
 """
 import collections
+import os
+from dataclasses import dataclass
 
 from common.config import data_path
+
+
+@dataclass
+class ReportRows:
+    """What an error-analysis page shows besides the metrics: rows for `common.pages.class_row`
+    (per class P/R/F1 and support), rows for `common.pages.example_row` (every gold example with its
+    prediction and a score in [0, 1], the lowest shown first), and a note on how they are counted."""
+    classes: list
+    examples: list
+    note: str = ""
+    class_title: str = "class"   # what a class is (predicate, event type · role, ...)
 
 
 class Track:
@@ -109,6 +127,24 @@ class Track:
     def official_format(cls, metrics):
         """The metrics as the organisers' scorer prints them (evaluate's last line)."""
         return metrics
+
+    # -- looking inside --------------------------------------------------------------------------
+
+    explanation_note = ""     # what a target is, for the explanation page
+    explanation_targets = 8   # default max_targets of `explanation_subjects` (explain --max-targets)
+
+    def explanation_subjects(self, model, records, max_targets=8):
+        """What to explain of `records` with a trained `model`: [common.explain.Subject], one per model
+        input (a window, a question, a sample), in record order, each with one Target per prediction
+        the model makes there (at most `max_targets`, the best first; the rest counted in left_out)
+        and its tokens as they read in the record's text. An input that predicts nothing has no target."""
+        raise NotImplementedError
+
+    @classmethod
+    def report_rows(cls, gold_path, pred_path):
+        """ReportRows of a submission file against a gold file, counted as the official metric counts
+        (the files are read and checked as `evaluate_files` reads them)."""
+        raise NotImplementedError
 
     # -- compositions every track shares ---------------------------------------------------------
 

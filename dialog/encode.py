@@ -52,9 +52,9 @@ def ascii_quotes(text, vocab):
     return text
 
 
-def encode_sample(index, sample, tokenizer, maxlen, max_target_len, history_share, slots=False,
-                  with_targets=True, lost=None):
-    """One Example; `lost` (a Counter) counts cut targets and samples that could not take tags."""
+def source_text(sample, tokenizer, maxlen, max_target_len, history_share, slots=False, lost=None):
+    """(context text the source encodes, the sample as shown (tags in), its SlotMap or None); `lost`
+    counts samples that could not take tags."""
     slot_map, shown = None, sample
     if slots:
         slot_map = SlotMap.build(sample.knowledge, sample.user_profile, sample.goals)
@@ -69,7 +69,13 @@ def encode_sample(index, sample, tokenizer, maxlen, max_target_len, history_shar
         return len(tokenizer.encode_cached(text))
 
     context = select_context(shown, count_tokens, context_budget(maxlen, max_target_len), history_share)
-    text = ascii_quotes(context.text(), tokenizer.vocab)
+    return ascii_quotes(context.text(), tokenizer.vocab), shown, slot_map
+
+
+def encode_sample(index, sample, tokenizer, maxlen, max_target_len, history_share, slots=False,
+                  with_targets=True, lost=None):
+    """One Example; `lost` (a Counter) counts cut targets and samples that could not take tags."""
+    text, shown, slot_map = source_text(sample, tokenizer, maxlen, max_target_len, history_share, slots, lost)
     source = [tokenizer.cls_id, *tokenizer.encode_cached(text).ids, tokenizer.sep_id]
     target = []
     if with_targets and shown.goal is not None:

@@ -96,3 +96,40 @@ class Dialog(Track):
     @classmethod
     def official_format(cls, metrics):
         return metric.official_format(metrics)
+
+    explanation_note = ("A prediction is one generated token (the goal, [MASK], then the reply); its target is "
+                        "its log-probability given the context and the tokens generated before it (teacher "
+                        "forcing). Shown: the context tokens' attributions (the tokens generated before stay "
+                        "whole along the path, so the context's attributions add up to the change).")
+    explanation_targets = 32
+
+    def explanation_subjects(self, model, records, max_targets=32):
+        """One subject per sample: the first `max_targets` tokens the model generates for it."""
+        from common.explain import layout
+        from common.seq2seq import explanation_subject
+        m = self.cfg.model
+        examples = self.encode(records, with_targets=False)
+        outputs = list(self.infer(model, examples))
+        token_of = {i: token for token, i in self.tokenizer.vocab.items()}
+        subjects = []
+        for example, ids in zip(examples, outputs):
+            sample = records[example.index]
+            text, _, _ = encode.source_text(sample, self.tokenizer, m.maxlen, m.max_target_len, m.history_share, m.slots)
+            encoding = self.tokenizer.encode_cached(text)
+            if [self.tokenizer.cls_id, *encoding.ids, self.tokenizer.sep_id] != example.source:
+                raise AssertionError(f"line {sample.line}: the context text does not give the source")
+            labels, part = [], "goal"
+            for k, token_id in enumerate(ids):
+                token = token_of[token_id]
+                labels.append(f"{part} token {k + 1}: {token}")
+                part = "reply" if token == encode.GOAL_END else part
+            generated = decode.tokens_text([token_of[i] if token_of[i] != encode.GOAL_END else " | " for i in ids])
+            subjects.append(explanation_subject(
+                f"line {sample.line}, turn {sample.turn + 1}: {generated}", example.source, ids,
+                labels, layout("[CLS]", (text, encoding.tokens, encoding.offsets), "[SEP]"), max_targets))
+        return subjects
+
+    @classmethod
+    def report_rows(cls, gold_path, pred_path):
+        from dialog import report
+        return report.report_rows(gold_path, pred_path)

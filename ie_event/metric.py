@@ -42,9 +42,10 @@ def char_f1(pred, gold):
     return 2 * precision * recall / (precision + recall)
 
 
-def sentence_score(pred, gold):
-    """Sum of pair scores for one sentence. pred: [(type, role, argument)];
-    gold: [(type, role, [argument, *aliases])]; every item counts (no de-duplication)."""
+def sentence_pairs(pred, gold):
+    """The pairs the metric takes in one sentence, [(score, index in pred, index in gold)], best
+    first. pred: [(type, role, argument)]; gold: [(type, role, [argument, *aliases])]; every item
+    counts (no de-duplication)."""
     pairs = []
     for p, (p_type, p_role, p_arg) in enumerate(pred):
         for g, (g_type, g_role, expressions) in enumerate(gold):
@@ -53,13 +54,18 @@ def sentence_score(pred, gold):
                 if score > 0:
                     pairs.append((-score, p, g))
     pairs.sort()
-    used_pred, used_gold, total = set(), set(), 0.0
+    used_pred, used_gold, taken = set(), set(), []
     for negative, p, g in pairs:
         if p not in used_pred and g not in used_gold:
             used_pred.add(p)
             used_gold.add(g)
-            total -= negative
-    return total
+            taken.append((-negative, p, g))
+    return taken
+
+
+def sentence_score(pred, gold):
+    """Sum of pair scores for one sentence (sentence_pairs)."""
+    return sum(score for score, _, _ in sentence_pairs(pred, gold))
 
 
 def score(gold, pred):

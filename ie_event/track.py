@@ -87,3 +87,42 @@ class IEEvent(Track):
     @classmethod
     def evaluate_files(cls, gold_path, pred_path):
         return metric.evaluate_files(gold_path, pred_path)
+
+    explanation_note = ("A prediction is one argument of one window, (event type, role, span); its target is "
+                        "the logit of the span's cell in the role's span head.")
+
+    def explanation_subjects(self, model, records, max_targets=8):
+        """One subject per window; its arguments (positive span cells) ranked by their logit."""
+        from common.explain import Subject, Target, layout
+        meanings, subjects = self.schema.head_meanings(), []
+        windows = self.encode(records, with_targets=False)
+        for window, (cells, scores) in zip(windows, self.infer(model, windows)):
+            n = len(window.offsets)
+            arguments = sorted(((float(score), head, i, j) for (head, i, j), score in zip(cells.tolist(), scores.tolist())
+                                if meanings[head][0] == "span" and 1 <= i <= j <= n), reverse=True)
+            record = records[window.record]
+            targets = []
+            for _, head, i, j in arguments[:max_targets]:
+                event_type, role = meanings[head][1]
+                argument = record.text[window.offsets[i - 1][0]:window.offsets[j - 1][1]]
+                targets.append(Target(f"{event_type} · {role}: {argument}", _cell(head, i, j), tuple(range(i, j + 1))))
+            encoding = self.tokenizer.encode_cached(record.text)
+            first = encoding.offsets.index(window.offsets[0]) if window.offsets else 0
+            tokens, offsets, text = layout("[CLS]", (record.text, encoding.tokens[first:first + n], window.offsets),
+                                           "[SEP]")
+            part = "" if n == len(encoding) else f", tokens {first + 1}-{first + n} of {len(encoding)}"
+            subjects.append(Subject(f"{record.id}{part}", window.token_ids, [0] * len(window.token_ids), targets,
+                                    tokens, offsets, text, left_out=len(arguments) - len(targets)))
+        return subjects
+
+    @classmethod
+    def report_rows(cls, gold_path, pred_path):
+        from ie_event import report
+        return report.report_rows(gold_path, pred_path)
+
+
+def _cell(head, i, j):
+    """Target: the logit of one cell of the stacked heads (batch, heads, L, L)."""
+    def target(logits):
+        return logits[:, head, i, j]
+    return target

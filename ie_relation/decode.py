@@ -87,6 +87,24 @@ def window_spos(scores, n_positions, schema, max_spans, max_spos, entity_thresho
     return found
 
 
+def spo_cells(spo, schema):
+    """The (channel, head, tail) cells whose logits made one SPO of `window_spos` (model positions):
+    its subject and object spans, the head and tail links of subject to main object, and for each
+    extra slot those from the subject and from the main object to its value."""
+    predicate, (s_head, s_tail), obj = spo
+    slots = dict(obj)
+    o_head, o_tail = slots[MAIN]
+    cells = [(SUBJECT, s_head, s_tail)] + [(OBJECT, head, tail) for _, (head, tail) in obj]
+    joins = [((predicate, MAIN, "subject"), (s_head, s_tail), (o_head, o_tail))]
+    for slot, value in obj:
+        if slot != MAIN:
+            joins += [((predicate, slot, "subject"), (s_head, s_tail), value),
+                      ((predicate, slot, MAIN), (o_head, o_tail), value)]
+    for link, a, b in joins:
+        cells += [(schema.head_channel(link), a[0], b[0]), (schema.tail_channel(link), a[1], b[1])]
+    return cells
+
+
 def char_spos(window, spos):
     """SPOs with model-position spans -> the same with character spans (start, end) of the text."""
     offsets = window.offsets

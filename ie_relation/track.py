@@ -91,3 +91,57 @@ class IERelation(Track):
     @classmethod
     def evaluate_files(cls, gold_path, pred_path):
         return metric.score_files(gold_path, pred_path)
+
+    explanation_note = ("A prediction is one SPO of one window; its target is the sum of the logits of its "
+                        "cells (subject and object spans, the head and tail links joining them).")
+
+    def explanation_subjects(self, model, records, max_targets=8):
+        """One subject per window; its SPOs ranked by their summed logit."""
+        from common.explain import Subject, Target, layout
+        p, subjects = self.cfg.predict, []
+        for window in self.encode(records, with_targets=False):
+            inputs = sentence_inputs([window.token_ids], self.tokenizer.pad_id)
+            scores = np.asarray(model.predict_on_batch(inputs))[0]
+            spos = decode.window_spos(scores, len(window) - 2, self.schema, p.max_spans, p.max_spos,
+                                      p.entity_threshold, p.link_threshold)
+            ranked = sorted(((sum(float(scores[c]) for c in decode.spo_cells(spo, self.schema)), spo) for spo in spos),
+                            key=lambda pair: -pair[0])
+            text = records[window.record]["text"]
+            targets = [Target(_spo_label(text, decode.char_spos(window, [spo])[0]),
+                              _cells_sum(decode.spo_cells(spo, self.schema)), _spo_positions(spo))
+                       for _, spo in ranked[:max_targets]]
+            tokens, offsets, shown_text = layout(
+                "[CLS]", (text, window.encoding.tokens[window.start:window.end], window.offsets), "[SEP]")
+            part = "" if window.end - window.start == len(window.encoding) else \
+                f", tokens {window.start + 1}-{window.end} of {len(window.encoding)}"
+            subjects.append(Subject(f"record {window.record + 1}{part}", window.token_ids, [0] * len(window),
+                                    targets, tokens, offsets, shown_text, left_out=len(ranked) - len(targets)))
+        return subjects
+
+    @classmethod
+    def report_rows(cls, gold_path, pred_path):
+        from ie_relation import report
+        return report.report_rows(gold_path, pred_path)
+
+
+def _spo_label(text, spo):
+    """How an SPO with character spans reads: predicate: subject → object (, slot = value)."""
+    predicate, (s0, s1), obj = spo
+    values = dict(obj)
+    a, b = values.pop(data.MAIN)
+    extra = "".join(f", {slot} = {text[x:y]}" for slot, (x, y) in sorted(values.items()))
+    return f"{predicate}: {text[s0:s1]} → {text[a:b]}{extra}"
+
+
+def _spo_positions(spo):
+    """Model positions of an SPO's subject and object spans."""
+    _, subject, obj = spo
+    return tuple(p for head, tail in (subject, *(span for _, span in obj)) for p in range(head, tail + 1))
+
+
+def _cells_sum(cells):
+    """Target: the sum of the logits at `cells` ((channel, head, tail) model positions)."""
+    def target(scores):
+        import tensorflow as tf
+        return tf.add_n([scores[:, channel, head, tail] for channel, head, tail in cells])
+    return target

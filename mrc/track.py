@@ -65,3 +65,54 @@ class MRC(Track):
     @classmethod
     def official_format(cls, metrics):
         return metric.official_format(metrics)
+
+    explanation_note = ("A prediction is the answer span of one question, in the window where it scores best; "
+                        "its target is log p(start) + log p(end), the softmax over the window's candidates.")
+
+    def explanation_subjects(self, model, records, max_targets=8):
+        """One subject per question: the window of its answer (nothing predicted for an empty context)."""
+        from common.explain import Subject, Target, layout
+        windows = self.encode(records, with_targets=False)
+        best = {}
+        for window, logits in zip(windows, self.infer(model, windows)):
+            if window.n_tokens:
+                score, first, last = decode.best_span(*decode.window_scores(window, logits), self.cfg.data.max_answer_len)
+                if window.record not in best or score > best[window.record][0]:
+                    best[window.record] = (score, window, first, last)
+        subjects = []
+        for index, question in enumerate(records):
+            if index not in best:
+                continue
+            _, window, first, last = best[index]
+            offsets = window.offsets[window.first_token:window.first_token + window.n_tokens]
+            answer = question.context[offsets[first][0]:offsets[last][1]]
+            asked = self.tokenizer.encode_cached(question.question)
+            n_asked = len(window.shared.question_ids)
+            context = self.tokenizer.encode_cached(question.context)
+            tokens, shown, text = layout(
+                "[CLS]", (question.question, asked.tokens[:n_asked], asked.offsets[:n_asked]), "[SEP]",
+                (question.context, context.tokens[window.first_token:window.first_token + window.n_tokens], offsets),
+                "[SEP]")
+            start, end = window.context_pos + first, window.context_pos + last
+            target = Target(f"answer: {answer}", _span_log_probability(start, end), tuple(range(start, end + 1)))
+            token_ids, segment_ids = window.sequence()
+            part = "" if window.n_tokens == len(context) else \
+                f" (context tokens {window.first_token + 1}-{window.first_token + window.n_tokens} of {len(context)})"
+            subjects.append(Subject(f"{question.qid}: {question.question}{part}", token_ids, segment_ids, [target],
+                                    tokens, shown, text))
+        return subjects
+
+    @classmethod
+    def report_rows(cls, gold_path, pred_path):
+        from mrc import report
+        return report.report_rows(gold_path, pred_path)
+
+
+def _span_log_probability(start, end):
+    """Target: log p(start) + log p(end) of a span, at sequence positions (logits (batch, sequence, 2);
+    the masked positions hold -1e9, so the softmax runs over the window's candidates)."""
+    def target(logits):
+        import tensorflow as tf
+        log_p = tf.nn.log_softmax(logits, axis=1)
+        return log_p[:, start, 0] + log_p[:, end, 1]
+    return target

@@ -234,15 +234,22 @@ def question_values(question, db, data_cfg):
                              likes=data_cfg.like_values, max_like=data_cfg.max_like_value)
 
 
+def source_parts(record, db, tokenizer, data_cfg, maxlen):
+    """(the question's value candidates, its Serialised source): the source encodes
+    `[CLS] serialised.question [SEP] serialised.schema [SEP]`."""
+    from semantic_parsing import values
+    found = question_values(record.question, db, data_cfg)
+    shown = values.cells_in_question(record.question, db, found)
+    return found, serialise(record.question, db, shown, lambda text: len(tokenizer.encode_cached(text)),
+                            maxlen - data_cfg.max_sql_len)
+
+
 def encode(record, db, tokenizer, data_cfg, maxlen, start_state=None, lost=None):
     """A record -> Sample; with `start_state(values)` (a decode.SQLState factory) and a gold query,
     with its target. Returns None when the gold query cannot be a target (the reason is counted in
     `lost`): the decoder's language cannot write it, or it is longer than data.max_sql_len."""
     from semantic_parsing import decode, values
-    found = question_values(record.question, db, data_cfg)
-    shown = values.cells_in_question(record.question, db, found)
-    serialised = serialise(record.question, db, shown, lambda text: len(tokenizer.encode_cached(text)),
-                           maxlen - data_cfg.max_sql_len)
+    found, serialised = source_parts(record, db, tokenizer, data_cfg, maxlen)
     source, _ = tokenizer.wrap(tokenizer.encode(serialised.question).ids, tokenizer.encode(serialised.schema).ids)
     sample = Sample(record.question_id, record.db_id, source, values.literals(found))
     if start_state is None or record.query is None:

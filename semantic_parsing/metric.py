@@ -243,11 +243,16 @@ def _exact(pred, gold):
     return False
 
 
+def comparison_form(sql, db, names=None):
+    """A structured `sql` dict of database `db` as the scorer compares it (foreign keys mapped)."""
+    names = names or Names(db)
+    return map_foreign_keys(official(sql, names), names)
+
+
 def match(pred_sql, gold_sql, db, values=True):
     """Exact match of two structured `sql` dicts of database `db`."""
     names = Names(db)
-    pred = map_foreign_keys(official(pred_sql, names), names)
-    gold = map_foreign_keys(official(gold_sql, names), names)
+    pred, gold = comparison_form(pred_sql, db, names), comparison_form(gold_sql, db, names)
     if not values:
         pred, gold = strip_values(pred), strip_values(gold)
     return _exact(pred, gold)

@@ -142,6 +142,40 @@ class SemanticParsing(Track):
     def evaluate_files(cls, gold_path, pred_path):
         return evaluate_files(gold_path, pred_path)
 
+    explanation_note = ("A prediction is one generated SQL wordpiece; its target is its log-probability given the "
+                        "question, the database and the wordpieces generated before it (teacher forcing). Shown: "
+                        "the attributions of the question and database tokens (the wordpieces generated before "
+                        "stay whole along the path, so the source's attributions add up to the change).")
+    explanation_targets = 32
+
+    def explanation_subjects(self, model, records, max_targets=32):
+        """One subject per question: the first `max_targets` wordpieces of its constrained decoding."""
+        from common.explain import layout
+        from common.seq2seq import explanation_subject
+        samples = self.encode(records, with_targets=False)
+        outputs = list(self.infer(model, samples))
+        rows = self.decode(records, samples, outputs)
+        token_of = {i: token for token, i in self.tokenizer.vocab.items()}
+        subjects = []
+        for record, sample, ids, (_, sql) in zip(records, samples, outputs, rows):
+            _, serialised = data.source_parts(record, self.databases[record.db_id], self.tokenizer, self.cfg.data,
+                                              self.cfg.model.maxlen)
+            question, schema = (self.tokenizer.encode(text) for text in (serialised.question, serialised.schema))
+            display = layout("[CLS]", (serialised.question, question.tokens, question.offsets), "[SEP]",
+                             (serialised.schema, schema.tokens, schema.offsets), "[SEP]")
+            if len(display[0]) != len(sample.source):
+                raise AssertionError(f"question {record.question_id}: the serialised text does not give the source")
+            labels = [f"wordpiece {k + 1}: {token_of[i]}" for k, i in enumerate(ids)]
+            subjects.append(explanation_subject(f"{record.question_id}: {record.question} → {sql}", sample.source,
+                                                ids, labels, display, max_targets))
+        return subjects
+
+    @classmethod
+    def report_rows(cls, gold_path, pred_path, table=None):
+        """ReportRows per SQL component; the databases found as `evaluate_files` finds them."""
+        from semantic_parsing import report
+        return report.report_rows(gold_path, pred_path, schema_path(gold_path, table))
+
 
 def write_submission(path, rows):
     """`question_id \\t SQL` lines, one per row in order, atomically (white space in a line folded
@@ -164,15 +198,22 @@ def query_limits(data_cfg):
             "time_now": data_cfg.time_now}
 
 
+def schema_path(gold_path, table=None, cfg=None):
+    """`table`, else data.schema_file beside the gold file, else the one of data.dir."""
+    if table is not None:
+        return table
+    cfg = cfg or load_config(SemanticParsingConfig)
+    beside = os.path.join(os.path.dirname(os.path.abspath(gold_path)), cfg.data.schema_file)
+    return beside if os.path.isfile(beside) else data_path(cfg.data, "schema")
+
+
 def evaluate_files(gold_path, pred_path, table=None, content=None, cfg=None):
     """metric.evaluate_files with the schema found as `make eval` finds it: `table` (a db_schema.json),
     else data.schema_file beside the gold file, else the one of data.dir. With `content` (a
     db_content.json; default: data.content_file beside the schema, when there) execution accuracy too,
     on SQLite copies in data.sqlite_dir, each query under the [data] query limits."""
     cfg = cfg or load_config(SemanticParsingConfig)
-    if table is None:
-        beside = os.path.join(os.path.dirname(os.path.abspath(gold_path)), cfg.data.schema_file)
-        table = beside if os.path.isfile(beside) else data_path(cfg.data, "schema")
+    table = schema_path(gold_path, table, cfg)
     if content is None and cfg.data.content_file:
         beside = os.path.join(os.path.dirname(os.path.abspath(table)), cfg.data.content_file)
         content = beside if os.path.isfile(beside) else None
