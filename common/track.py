@@ -19,7 +19,6 @@ Looking inside (`python -m <track>.explain`, `python -m <track>.evaluate --repor
 A track keeps TensorFlow out of its module top levels: importing it is cheap.
 """
 import collections
-import os
 from dataclasses import dataclass
 
 from common.config import data_path
