@@ -4,7 +4,8 @@
 2. for each track that exists: train on the sample train set, predict the sample train, dev and test
    sets from the run folder, score train and dev with the track's official metric;
 3. look inside: an error-analysis page of the dev predictions (<run>/report.html) and integrated
-   gradients of the first dev inputs (<run>/explain.html).
+   gradients of the first train inputs (<run>/explain.html: the random model has fitted those, so it
+   predicts something to explain; on dev it may predict nothing).
 The checkpoint is random, so the scores only show that the pipeline learns (train) and every step
 runs; a random 2-layer model cannot generalise to the held-out dev sentences. For the same reason the
 epoch kept is the one that fits the train set best (the demo trains with data.dev_file = the train
@@ -38,7 +39,7 @@ def run(command):
 
 def run_track(track, model_dir, runs):
     """Train on the sample train set, predict train, dev and test from the run folder, score train and
-    dev (dev with its report page), explain the first dev inputs. Returns (scores, pages)."""
+    dev (dev with its report page), explain the first train inputs. Returns (scores, pages)."""
     from common.track import track_class as find_track
     track_class = find_track(track)
     demo = _demo_settings(track_class)
@@ -58,7 +59,7 @@ def run_track(track, model_dir, runs):
             output = run(py + [f"{track}.evaluate", gold, pred, *report])
             scores[split] = json.loads(output.strip().splitlines()[-1])
     explained = os.path.join(out_dir, "explain.html")
-    run(py + [f"{track}.explain", "--run", out_dir, "--input", demo.dev, "--out", explained, *EXPLAIN])
+    run(py + [f"{track}.explain", "--run", out_dir, "--input", demo.train, "--out", explained, *EXPLAIN])
     return scores, [os.path.join(out_dir, "report.html"), explained]
 
 
