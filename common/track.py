@@ -19,6 +19,7 @@ Looking inside (`python -m <track>.explain`, `python -m <track>.evaluate --repor
 A track keeps TensorFlow out of its module top levels: importing it is cheap.
 """
 import collections
+import importlib
 from dataclasses import dataclass
 
 from common.config import data_path
@@ -41,6 +42,8 @@ class Track:
     monitor = "f1"            # key of `score`'s result that picks the best weights (higher is better)
     submission_name = ""      # default file name of the submission in the run folder
     label_file_key = None     # [data] key of the label schema the output layer is built from, if any
+    metric = None             # the track's metric module (pure Python): evaluate_files(gold_path, pred_path),
+                              # and official_format(metrics) when the organisers print them otherwise
 
     def __init__(self, cfg, label_path=None, vocab_path=None):
         self.cfg = cfg
@@ -120,12 +123,13 @@ class Track:
     @classmethod
     def evaluate_files(cls, gold_path, pred_path):
         """The official metric of a submission file against a gold file, as the organisers compute it."""
-        raise NotImplementedError
+        return cls.metric.evaluate_files(gold_path, pred_path)
 
     @classmethod
     def official_format(cls, metrics):
         """The metrics as the organisers' scorer prints them (evaluate's last line)."""
-        return metrics
+        formatter = getattr(cls.metric, "official_format", None)
+        return formatter(metrics) if formatter else metrics
 
     # -- looking inside --------------------------------------------------------------------------
 
@@ -142,8 +146,9 @@ class Track:
     @classmethod
     def report_rows(cls, gold_path, pred_path):
         """ReportRows of a submission file against a gold file, counted as the official metric counts
-        (the files are read and checked as `evaluate_files` reads them)."""
-        raise NotImplementedError
+        (the files are read and checked as `evaluate_files` reads them): `<track>/report.py`, imported
+        only when a report is asked for."""
+        return importlib.import_module(f"{cls.name}.report").report_rows(gold_path, pred_path)
 
     # -- compositions every track shares ---------------------------------------------------------
 

@@ -15,6 +15,7 @@ from dialog.goals import compact
 
 class Dialog(Track):
     name = "dialog"
+    metric = metric
     config_class = DialogConfig
     monitor = "f1"
     submission_name = "predictions.txt"
@@ -88,15 +89,6 @@ class Dialog(Track):
             result["goal_type_acc"] = sum(p == g for p, g in planned) / len(planned)
         return result
 
-    @classmethod
-    def evaluate_files(cls, gold_path, pred_path):
-        """Gold: one reference per line, or a session file (its bot turns, in order)."""
-        return metric.evaluate_files(gold_path, pred_path)
-
-    @classmethod
-    def official_format(cls, metrics):
-        return metric.official_format(metrics)
-
     explanation_note = ("A prediction is one generated token (the goal, [MASK], then the reply); its target is "
                         "its log-probability given the context and the tokens generated before it (teacher "
                         "forcing). Shown: the context tokens' attributions (the tokens generated before stay "
@@ -128,8 +120,3 @@ class Dialog(Track):
                 f"line {sample.line}, turn {sample.turn + 1}: {generated}", example.source, ids,
                 labels, layout("[CLS]", (text, encoding.tokens, encoding.offsets), "[SEP]"), max_targets))
         return subjects
-
-    @classmethod
-    def report_rows(cls, gold_path, pred_path):
-        from dialog import report
-        return report.report_rows(gold_path, pred_path)

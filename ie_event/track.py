@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 class IEEvent(Track):
     name = "ie_event"
+    metric = metric
     config_class = IEEventConfig
     monitor = "f1"
     submission_name = "duee_pred.json"
@@ -84,10 +85,6 @@ class IEEvent(Track):
         kept = [(record, row) for record, row in zip(records, rows) if not record.skipped]
         return metric.score(data.gold_arguments([r for r, _ in kept]), data.predicted_arguments([w for _, w in kept]))
 
-    @classmethod
-    def evaluate_files(cls, gold_path, pred_path):
-        return metric.evaluate_files(gold_path, pred_path)
-
     explanation_note = ("A prediction is one argument of one window, (event type, role, span); its target is "
                         "the logit of the span's cell in the role's span head.")
 
@@ -114,11 +111,6 @@ class IEEvent(Track):
             subjects.append(Subject(f"{record.id}{part}", window.token_ids, [0] * len(window.token_ids), targets,
                                     tokens, offsets, text, left_out=len(arguments) - len(targets)))
         return subjects
-
-    @classmethod
-    def report_rows(cls, gold_path, pred_path):
-        from ie_event import report
-        return report.report_rows(gold_path, pred_path)
 
 
 def _cell(head, i, j):

@@ -121,6 +121,6 @@ def score_records(gold_records, pred_records):
     return score(gold, pred)
 
 
-def score_files(gold_path, pred_path):
+def evaluate_files(gold_path, pred_path):
     return score(load_submission(gold_path), load_submission(pred_path))
 

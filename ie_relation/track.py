@@ -21,6 +21,7 @@ def zip_path(path):
 
 class IERelation(Track):
     name = "ie_relation"
+    metric = metric
     config_class = IERelationConfig
     monitor = "f1"
     submission_name = "duie_pred.json"
@@ -88,10 +89,6 @@ class IERelation(Track):
         gold = [(r, row) for r, row in zip(records, rows) if not data.is_placeholder(r)]
         return metric.score_records([r for r, _ in gold], [row for _, row in gold])
 
-    @classmethod
-    def evaluate_files(cls, gold_path, pred_path):
-        return metric.score_files(gold_path, pred_path)
-
     explanation_note = ("A prediction is one SPO of one window; its target is the sum of the logits of its "
                         "cells (subject and object spans, the head and tail links joining them).")
 
@@ -117,11 +114,6 @@ class IERelation(Track):
             subjects.append(Subject(f"record {window.record + 1}{part}", window.token_ids, [0] * len(window),
                                     targets, tokens, offsets, shown_text, left_out=len(ranked) - len(targets)))
         return subjects
-
-    @classmethod
-    def report_rows(cls, gold_path, pred_path):
-        from ie_relation import report
-        return report.report_rows(gold_path, pred_path)
 
 
 def _spo_label(text, spo):

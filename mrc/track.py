@@ -10,6 +10,7 @@ from mrc.config import MRCConfig
 
 class MRC(Track):
     name = "mrc"
+    metric = metric
     config_class = MRCConfig
     monitor = "f1"
     submission_name = "test_predictions.json"
@@ -58,14 +59,6 @@ class MRC(Track):
         scores = metric.evaluate(data.gold_answers(records), dict(rows))
         return {"f1": scores["F1"], "em": scores["EM"]}
 
-    @classmethod
-    def evaluate_files(cls, gold_path, pred_path):
-        return metric.evaluate_files(gold_path, pred_path)
-
-    @classmethod
-    def official_format(cls, metrics):
-        return metric.official_format(metrics)
-
     explanation_note = ("A prediction is the answer span of one question, in the window where it scores best; "
                         "its target is log p(start) + log p(end), the softmax over the window's candidates.")
 
@@ -101,11 +94,6 @@ class MRC(Track):
             subjects.append(Subject(f"{question.qid}: {question.question}{part}", token_ids, segment_ids, [target],
                                     tokens, shown, text))
         return subjects
-
-    @classmethod
-    def report_rows(cls, gold_path, pred_path):
-        from mrc import report
-        return report.report_rows(gold_path, pred_path)
 
 
 def _span_log_probability(start, end):

@@ -20,6 +20,7 @@ MIN_SOURCE = 16   # tokens left for question and database at least
 
 class SemanticParsing(Track):
     name = "semantic_parsing"
+    metric = metric
     config_class = SemanticParsingConfig
     monitor = "exact_match"
     submission_name = "test_predictions.sql"

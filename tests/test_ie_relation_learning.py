@@ -69,7 +69,7 @@ def test_predict_from_the_run_folder_alone(trained, tmp_path, capsys):
     # the model also scores its own training sentences through the written files
     train_file = str(data_dir / "train.json")
     predict.main(["--run", track.cfg.train.out_dir, "--input", train_file, "--out", str(tmp_path / "train_pred.json")])
-    assert metric.score_files(train_file, str(tmp_path / "train_pred.json"))["f1"] >= 0.9
+    assert metric.evaluate_files(train_file, str(tmp_path / "train_pred.json"))["f1"] >= 0.9
 
 
 def test_predict_refuses_architecture_overrides_and_a_foreign_schema(trained, tmp_path):

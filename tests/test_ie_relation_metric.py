@@ -90,7 +90,7 @@ def test_empty_prediction_scores_zero_not_error():
 def test_later_line_with_same_text_replaces_earlier(tmp_path):
     gold = write(tmp_path / "gold.json", [line("t", spo("主演", "A", **{"@value": "x"}))])
     pred = write(tmp_path / "pred.json", [line("t", spo("主演", "A", **{"@value": "x"})), line("t")])
-    assert metric.score_files(gold, pred)["f1"] == 0.0
+    assert metric.evaluate_files(gold, pred)["f1"] == 0.0
 
 
 @pytest.mark.parametrize("raw, field, problem", [
@@ -127,7 +127,7 @@ def test_files_are_read_as_every_input_is(tmp_path):
     archive = tmp_path / "pred.zip"
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("pred.json", gold.read_bytes())
-    assert metric.score_files(str(gold), str(archive))["f1"] == 1.0
+    assert metric.evaluate_files(str(gold), str(archive))["f1"] == 1.0
     bad = tmp_path / "bad.json"
     bad.write_bytes(text.encode("utf-8") + '{"text": "t3", "spo_list": []}\n'.encode("gbk")[:12] + b"\xa1\n")
     with pytest.raises(DataError, match=r"bad\.json, line 5: not UTF-8: byte 0xa1 at column 13"):
