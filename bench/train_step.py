@@ -7,16 +7,19 @@ On one model (default 6 layers x 256, 4 heads, batch 32, length 128, a per-token
   callback committing the epoch, TensorBoard) on the same shapes;
 - peer (optional, `--torch-python`): the same architecture in HF transformers on PyTorch (BertModel +
   Linear, torch.optim.AdamW, dropout 0.1), run in that interpreter as a subprocess.
-The measurements alternate (bare, fit, bare, fit, ...) in one process and the medians are reported,
-with the ratio fit/bare taken per round (the machine may be shared: ratios within one round are what
-compare).
+The measurements alternate in short bursts (bare, fit, peer; the order rotates every round) and the
+medians are reported, with the ratios taken per round (the machine may be shared: ratios within one
+round are what compare). The peer process stays up between its bursts.
 
     python bench/train_step.py [--rounds 3] [--steps 8] [--torch-python /work/venv-bench/bin/python]
 
-For a harness: `build_model(shape)`, `measure_bare(model, shape, steps)`, `measure_fit(model_factory,
-shape, steps, out_dir)` and `measure_peer(torch_python, shape, steps)` each return examples/s.
+For a harness: `build_model(shape)`, then `measure_bare(model, shape, steps)`, `measure_fit(model, shape,
+steps, out_dir=None, **train_changes)`, `Peer(torch_python, shape).measure(steps)` (or
+`measure_peer(torch_python, shape, steps)`) each return a `Speed` (.examples_per_s, .examples_per_cpu_s);
+use separate models for bare and fit. Columns ending in _cpu are examples per CPU-second.
 """
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -39,6 +42,24 @@ class Shape:
     vocab: int = 21128
     labels: int = 2
     dropout: float = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class Speed:
+    """`examples` trained in `seconds` of wall time, using `cpu_seconds` of this process's CPU time (all
+    threads). On a shared machine wall time swings with the load; CPU time per example swings less
+    (it also counts threads that spin while waiting, a real cost when cores are shared)."""
+    examples: int
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def examples_per_s(self):
+        return self.examples / self.seconds
+
+    @property
+    def examples_per_cpu_s(self):
+        return self.examples / self.cpu_seconds
 
 
 def _write_architecture(folder, shape):
@@ -92,20 +113,23 @@ def _collate(batch):
 
 
 def measure_bare(model, shape=Shape(), steps=8):
-    """Examples/s of `model.train_on_batch` on one fixed batch (compiled with common/optim's AdamW)."""
+    """The Speed of `model.train_on_batch` on one fixed batch, compiled with common/optim's AdamW
+    (once: a model kept for this measure is traced on its first call only)."""
     from common.optim import build_optimizer
-    model.compile(loss=loss(), optimizer=build_optimizer(train_config("unused", shape, steps), steps + 1))
     x, y = _collate(_examples(shape, shape.batch))
     x = tuple(x)
-    model.train_on_batch(x, y)  # tracing
-    start = time.perf_counter()
+    if getattr(model, "_bench_bare", None) is not model.optimizer or model.optimizer is None:
+        model.compile(loss=loss(), optimizer=build_optimizer(train_config("unused", shape, steps), 10 ** 6))
+        model._bench_bare = model.optimizer
+        model.train_on_batch(x, y)  # tracing
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(steps):
         model.train_on_batch(x, y)
-    return shape.batch * steps / (time.perf_counter() - start)
+    return Speed(shape.batch * steps, time.perf_counter() - start, time.process_time() - cpu)
 
 
 def measure_fit(model, shape=Shape(), steps=8, out_dir=None, **train_changes):
-    """Examples/s of common.training.train (progress bar, evaluator, TensorBoard) over `steps` batches
+    """The Speed of common.training.train (progress bar, evaluator, TensorBoard) over `steps` batches
     after the first (which traces); the epoch-end commit is outside the clock."""
     import keras
     from common import training
@@ -113,27 +137,26 @@ def measure_fit(model, shape=Shape(), steps=8, out_dir=None, **train_changes):
     class Clock(keras.callbacks.Callback):
         def on_train_batch_begin(self, batch, logs=None):
             if batch == 1:
-                self.start = time.perf_counter()
+                self.start, self.cpu = time.perf_counter(), time.process_time()
 
         def on_train_batch_end(self, batch, logs=None):
-            self.end = time.perf_counter()
+            self.end, self.cpu_end = time.perf_counter(), time.process_time()
 
     clock = Clock()
     out_dir = out_dir or tempfile.mkdtemp()
     batches = training.Batches(_examples(shape, shape.batch * (steps + 1)), shape.batch, _collate, seed=0)
-    import contextlib
     import io
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         training.train(model, loss(), batches, train_config(out_dir, shape, steps + 1, **train_changes),
                        evaluate=lambda m: {"f1": 0.0}, extra_callbacks=[clock])
-    return shape.batch * steps / (clock.end - clock.start)
+    return Speed(shape.batch * steps, clock.end - clock.start, clock.cpu_end - clock.cpu)
 
 
 PEER = r"""
 import json, sys, time
 import torch
 from transformers import BertConfig, BertModel
-shape, steps = json.loads(sys.argv[1]), int(sys.argv[2])
+shape = json.loads(sys.argv[1])
 torch.manual_seed(0)
 config = BertConfig(vocab_size=shape["vocab"], hidden_size=shape["hidden"], num_hidden_layers=shape["layers"],
                     num_attention_heads=shape["heads"], intermediate_size=4 * shape["hidden"],
@@ -158,12 +181,54 @@ def step():
     loss.backward()
     optimizer.step()
 step()
-start = time.perf_counter()
-for _ in range(steps):
-    step()
-print(json.dumps({"examples_per_s": shape["batch"] * steps / (time.perf_counter() - start),
-                  "threads": torch.get_num_threads(), "torch": torch.__version__}))
+print(json.dumps({"ready": True, "threads": torch.get_num_threads(), "torch": torch.__version__}), flush=True)
+for line in sys.stdin:  # one request per line: the number of steps to time
+    steps = int(line)
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        step()
+    print(json.dumps({"examples": shape["batch"] * steps, "seconds": time.perf_counter() - start,
+                      "cpu_seconds": time.process_time() - cpu}), flush=True)
 """
+
+
+class Peer:
+    """The same architecture in HF transformers on PyTorch, in `torch_python` (a subprocess kept
+    between measurements, so that they can alternate with ours in short bursts). A context manager."""
+
+    def __init__(self, torch_python, shape=Shape()):
+        self.process = subprocess.Popen([torch_python, "-c", PEER, json.dumps(dataclasses.asdict(shape))],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                        env=dict(os.environ))
+        self.info = self._reply()
+
+    def _reply(self):
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait()
+            raise RuntimeError(f"the peer ({self.process.args[0]}) ended with code {self.process.returncode}")
+        return json.loads(line)
+
+    def measure(self, steps):
+        """Examples/s over `steps` training steps."""
+        self.process.stdin.write(f"{steps}\n")
+        self.process.stdin.flush()
+        return Speed(**self._reply())
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def isa_environment(isa):
@@ -174,13 +239,10 @@ def isa_environment(isa):
 
 
 def measure_peer(torch_python, shape=Shape(), steps=8):
-    """Examples/s of the same architecture in HF transformers on PyTorch (in `torch_python`; the
+    """The Speed of the same architecture in HF transformers on PyTorch (in `torch_python`; the
     instruction-set caps of this process's environment apply there too)."""
-    result = subprocess.run([torch_python, "-c", PEER, json.dumps(dataclasses.asdict(shape)), str(steps)],
-                            capture_output=True, text=True, env=dict(os.environ))
-    if result.returncode:
-        raise RuntimeError(result.stderr[-2000:])
-    return json.loads(result.stdout.strip().splitlines()[-1])["examples_per_s"]
+    with Peer(torch_python, shape) as peer:
+        return peer.measure(steps)
 
 
 def main(argv=None):
@@ -199,18 +261,24 @@ def main(argv=None):
         os.environ.update(isa_environment(args.isa))
     shape = Shape(layers=args.layers, hidden=args.hidden, heads=max(1, args.hidden // 64), batch=args.batch,
                   length=args.length)
-    model = build_model(shape)
+    bare_model, fit_model = build_model(shape), build_model(shape)
+    measures = {"bare": lambda: measure_bare(bare_model, shape, args.steps),
+                "fit": lambda: measure_fit(fit_model, shape, args.steps)}
     rows = []
-    for round_ in range(args.rounds):
-        row = {"round": round_, "bare": measure_bare(model, shape, args.steps),
-               "fit": measure_fit(model, shape, args.steps)}
-        if args.torch_python:
-            row["peer"] = measure_peer(args.torch_python, shape, args.steps)
-        row["fit/bare"] = row["fit"] / row["bare"]
-        if "peer" in row:
-            row["fit/peer"], row["bare/peer"] = row["fit"] / row["peer"], row["bare"] / row["peer"]
-        rows.append(row)
-        print(json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)
+    with (Peer(args.torch_python, shape) if args.torch_python else contextlib.nullcontext()) as peer:
+        if peer is not None:
+            measures["peer"] = lambda: peer.measure(args.steps)
+        names = list(measures)
+        for round_ in range(args.rounds):
+            row = {"round": round_}
+            for name in names[round_ % len(names):] + names[:round_ % len(names)]:  # the order rotates
+                speed = measures[name]()
+                row[name], row[f"{name}_cpu"] = speed.examples_per_s, speed.examples_per_cpu_s
+            for a, b in [("fit", "bare"), ("fit", "peer"), ("bare", "peer")]:
+                if b in row:
+                    row[f"{a}/{b}"], row[f"{a}/{b}_cpu"] = row[a] / row[b], row[f"{a}_cpu"] / row[f"{b}_cpu"]
+            rows.append(row)
+            print(json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)
     summary = {key: round(statistics.median(r[key] for r in rows), 3) for key in rows[0] if key != "round"}
     print(json.dumps({"median": summary, "shape": dataclasses.asdict(shape), "steps": args.steps}))
     return summary
