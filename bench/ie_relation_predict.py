@@ -1,7 +1,7 @@
 """Benchmark: ie_relation predict windows/s, dense scores to the host against the in-graph selection.
 
 On a random-weight model of the given size with the sample schema (DuIE's 48 predicates, 126 channels),
-over the sample windows repeated to `--windows`:
+over the sample windows repeated to `--windows` (or, with --full, windows of maxlen tokens):
 - dense: `model.predict_on_batch` returns the (batch, channels, L, L) scores, decoded on the host
   (decode.window_spos), as ie_relation predicted before the selection moved into the graph;
 - graph: `IERelation.infer`, whose graph keeps only the best spans and the links between them
@@ -43,6 +43,8 @@ def build(args):
                  f"predict.link_threshold={args.threshold}"]
     track = IERelation(load_config(IERelation.config_class, None, overrides))
     records, _ = track.load_records(os.path.join(SAMPLES, "train.json"))
+    if args.full:  # one long text of all samples: every window maxlen tokens long
+        records = [{"text": "".join(r["text"] for r in records) * 4, "spo_list": []}]
     windows = track.encode(records, with_targets=False)
     windows = (windows * (args.windows // len(windows) + 1))[:args.windows]
     return track, track.build_model(load_checkpoint=False), windows
@@ -74,6 +76,8 @@ def main(argv=None):
     parser.add_argument("--windows", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threshold", type=float, default=0.0)
+    parser.add_argument("--full", action="store_true", help="full windows (maxlen tokens) cut from one long text "
+                        "(the samples' own texts are short: 27 characters on average)")
     args = parser.parse_args(argv)
     track, model, windows = build(args)
     ordered = sorted(windows, key=len, reverse=True)
@@ -88,7 +92,8 @@ def main(argv=None):
     summary = {f"{k}_windows_per_s": round(statistics.median(v), 1) for k, v in times.items()}
     summary.update(same_spos=same, graph_over_dense=round(summary["graph_windows_per_s"]
                                                           / summary["dense_windows_per_s"], 2),
-                   maxlen=args.maxlen, threshold=args.threshold, windows=len(windows))
+                   maxlen=args.maxlen, threshold=args.threshold, windows=len(windows),
+                   tokens_per_window=round(sum(map(len, windows)) / len(windows), 1))
     print(json.dumps(summary))
     return summary
 

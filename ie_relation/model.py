@@ -59,19 +59,18 @@ def build_selector(model, n_links, max_spans, entity_threshold=0.0, link_thresho
         cells = tf.sort(tf.where(best.values > -float("inf"), best.indices, size * size), axis=1)
         return cells, counts
 
-    def links(scores, a_cells, b_cells, size):
-        """(batch, n_links, k, k) bool: span i of a linked to span j of b, heads and tails."""
+    def links(above, a_cells, b_cells, size):
+        """(batch, k, k, n_links) bool: span i of a linked to span j of b, heads and tails; `above` is
+        (batch, L * L, 2 * n_links), whether each cell of each link channel is above the threshold."""
         a_cells, b_cells = a_cells % (size * size), b_cells % (size * size)  # padding -> cell 0, ignored
         batch, k = tf.shape(a_cells)[0], tf.shape(a_cells)[1]
-        flat = tf.reshape(scores[:, decode.N_ENTITY_CHANNELS:], [batch, 2 * n_links, size * size])
 
-        def pick(channels, rows, columns):  # one gather of the k * k cells from every channel
+        def pick(rows, columns):  # the cells' rows of `above`: contiguous, one gather
             cells = tf.reshape(rows[:, :, None] * size + columns[:, None, :], [batch, k * k])
-            picked = tf.gather(channels, cells, axis=2, batch_dims=1) > link_threshold
-            return tf.reshape(picked, [batch, n_links, k, k])
+            return tf.reshape(tf.gather(above, cells, axis=1, batch_dims=1), [batch, k, k, 2 * n_links])
 
-        return (pick(flat[:, :n_links], a_cells // size, b_cells // size)
-                & pick(flat[:, n_links:], a_cells % size, b_cells % size))
+        return (pick(a_cells // size, b_cells // size)[..., :n_links]
+                & pick(a_cells % size, b_cells % size)[..., n_links:])
 
     @tf.function(input_signature=[(tf.TensorSpec([None, None], "int32"), tf.TensorSpec([None, None], "int32")),
                                   tf.TensorSpec([None], "int32")], reduce_retracing=True)
@@ -82,8 +81,11 @@ def build_selector(model, n_links, max_spans, entity_threshold=0.0, link_thresho
         objects, n_objects = spans(scores[:, decode.OBJECT], n_positions)
         k = tf.maximum(tf.reduce_max(n_subjects), tf.reduce_max(n_objects))  # the batch's widest window
         subjects, objects = subjects[:, :k], objects[:, :k]
-        return (subjects, n_subjects, objects, n_objects, links(scores, subjects, objects, size),
-                links(scores, objects, objects, size))
+        # link channels cell-major, compared once: a cell's 2 * n_links answers lie side by side
+        above = tf.reshape(tf.transpose(scores[:, decode.N_ENTITY_CHANNELS:], [0, 2, 3, 1]) > link_threshold,
+                           [tf.shape(scores)[0], size * size, 2 * n_links])
+        return (subjects, n_subjects, objects, n_objects, links(above, subjects, objects, size),
+                links(above, objects, objects, size))
 
     def run(inputs, n_positions):
         token_ids, segment_ids = (np.asarray(x, "int32") for x in inputs)
@@ -94,8 +96,8 @@ def build_selector(model, n_links, max_spans, entity_threshold=0.0, link_thresho
         for w in range(len(token_ids)):
             s, o = subjects[w, :n_subjects[w]], objects[w, :n_objects[w]]
             out.append(decode.Selection((s // size, s % size), (o // size, o % size),
-                                        subject_object[w][:, :len(s), :len(o)],
-                                        object_object[w][:, :len(o), :len(o)]))
+                                        np.moveaxis(subject_object[w, :len(s), :len(o)], -1, 0),
+                                        np.moveaxis(object_object[w, :len(o), :len(o)], -1, 0)))
         return out
 
     return run
