@@ -256,7 +256,12 @@ def main(argv=None):
     parser.add_argument("--length", type=int, default=128)
     parser.add_argument("--isa", default="", help="cap both stacks' kernels at an instruction set, e.g. avx2 "
                         "(oneDNN, MKL and ATen), to measure an AVX2 machine's behaviour on an AVX-512 one")
+    parser.add_argument("--threads", type=int, default=0, help="threads of both stacks (default: theirs, one "
+                        "per core); 1 compares per-core efficiency, which a shared machine's load disturbs least")
     args = parser.parse_args(argv)
+    if args.threads:  # read when TensorFlow and PyTorch start: set before either does
+        os.environ.update(OMP_NUM_THREADS=str(args.threads), TF_NUM_INTRAOP_THREADS=str(args.threads),
+                          TF_NUM_INTEROP_THREADS="1")
     if args.isa:
         os.environ.update(isa_environment(args.isa))
     shape = Shape(layers=args.layers, hidden=args.hidden, heads=max(1, args.hidden // 64), batch=args.batch,
@@ -280,7 +285,8 @@ def main(argv=None):
             rows.append(row)
             print(json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)
     summary = {key: round(statistics.median(r[key] for r in rows), 3) for key in rows[0] if key != "round"}
-    print(json.dumps({"median": summary, "shape": dataclasses.asdict(shape), "steps": args.steps}))
+    print(json.dumps({"median": summary, "shape": dataclasses.asdict(shape), "steps": args.steps,
+                      "threads": args.threads or "default", "isa": args.isa or "native"}))
     return summary
 
 
