@@ -273,6 +273,7 @@ def main(argv=None):
     with (Peer(args.torch_python, shape) if args.torch_python else contextlib.nullcontext()) as peer:
         if peer is not None:
             measures["peer"] = lambda: peer.measure(args.steps)
+            print(json.dumps({"peer": peer.info}), flush=True)
         names = list(measures)
         for round_ in range(args.rounds):
             row = {"round": round_}
