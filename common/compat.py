@@ -42,7 +42,8 @@ def apply():
     _legacy_optimisers()
     _fresh_initializers()
     _generator_dropout()
-    from common import recompute
+    from common import fused, recompute
+    fused.install()  # (a speed-up, not a fix: common/fused.py) before recompute wraps the layers
     recompute.install()
     _applied = True
 

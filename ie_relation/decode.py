@@ -6,9 +6,10 @@ object o form (s, predicate, o) when both the head link and the tail link of (pr
 "subject") join them. An extra slot k of that predicate takes the object span v when v is linked,
 heads and tails, both from s by (predicate, k, "subject") and from o by (predicate, k, "@value"). A
 slot with several such values yields one SPO per value (a product over the slots). Links are read from
-the dense scores at the kept spans only, never enumerated over the whole window, and a window yields at
-most `max_spos` SPOs: an untrained model that scores every cell positive costs a window a few
-milliseconds. The SPOs leave the window as character spans (through the window's token offsets).
+the scores at the kept spans only (a `Selection`: the spans and the links between them), never
+enumerated over the whole window, and a window yields at most `max_spos` SPOs: an untrained model that
+scores every cell positive costs a window a few milliseconds. At predict time the model's graph makes
+the Selection (ie_relation.model.build_selector), so the dense (channels, L, L) scores never leave it. The SPOs leave the window as character spans (through the window's token offsets).
 
 Per record (`merge`): the SPOs of its windows are united in first-seen order, at most
 `max_record_spos` of them, and every string is a slice of the original text. Windows arrive one at a
@@ -20,7 +21,7 @@ import itertools
 
 import numpy as np
 
-from ie_relation.data import MAIN, OBJECT, SUBJECT
+from ie_relation.data import MAIN, N_ENTITY_CHANNELS, OBJECT, SUBJECT
 
 
 PERFECT, ABSENT = 1.0, -1.0  # an oracle's logits on target cells and everywhere else
@@ -47,23 +48,53 @@ def entity_spans(scores, channel, n_positions, threshold, max_spans):
     return heads[order] + 1, tails[order] + 1
 
 
+class Selection:
+    """What the SPOs of one window are read from: its kept subject and object spans ((heads, tails)
+    int arrays, from `entity_spans`) and, for every link type l (schema.link_index), whether subject i
+    is linked to object j (`subject_object[l, i, j]`) and object i to object j (`object_object[l, i, j]`),
+    heads and tails both above the link threshold. `select` makes it from dense scores; the model's
+    graph makes the same from a batch (ie_relation.model.build_selector), so only this leaves it."""
+
+    def __init__(self, subjects, objects, subject_object, object_object):
+        self.subjects, self.objects = subjects, objects
+        self.subject_object, self.object_object = subject_object, object_object
+
+
+def links_between(scores, n_links, a_spans, b_spans, threshold):
+    """(n_links, len(a), len(b)) bool: span a linked to span b, head-head and tail-tail, for every link type."""
+    (a_heads, a_tails), (b_heads, b_tails) = a_spans, b_spans
+    heads = scores[N_ENTITY_CHANNELS:N_ENTITY_CHANNELS + n_links]
+    tails = scores[N_ENTITY_CHANNELS + n_links:N_ENTITY_CHANNELS + 2 * n_links]
+    return ((heads[:, a_heads[:, None], b_heads[None, :]] > threshold)
+            & (tails[:, a_tails[:, None], b_tails[None, :]] > threshold))
+
+
+def select(scores, n_positions, n_links, max_spans, entity_threshold=0.0, link_threshold=0.0):
+    """Dense scores (channels, L, L) of one window with `n_positions` tokens -> its Selection."""
+    subjects = entity_spans(scores, SUBJECT, n_positions, entity_threshold, max_spans)
+    objects = entity_spans(scores, OBJECT, n_positions, entity_threshold, max_spans)
+    return Selection(subjects, objects, links_between(scores, n_links, subjects, objects, link_threshold),
+                     links_between(scores, n_links, objects, objects, link_threshold))
+
+
 def window_spos(scores, n_positions, schema, max_spans, max_spos, entity_threshold=0.0, link_threshold=0.0):
     """Dense scores (channels, L, L) of one window with `n_positions` tokens -> at most `max_spos`
     [(predicate, subject span, ((slot, span), ...) sorted by slot)], spans as (head, tail) positions."""
-    s_heads, s_tails = entity_spans(scores, SUBJECT, n_positions, entity_threshold, max_spans)
-    o_heads, o_tails = entity_spans(scores, OBJECT, n_positions, entity_threshold, max_spans)
+    selection = select(scores, n_positions, schema.n_links, max_spans, entity_threshold, link_threshold)
+    return selection_spos(selection, schema, max_spos)
+
+
+def selection_spos(selection, schema, max_spos):
+    """A window's Selection -> its SPOs, as `window_spos`."""
+    (s_heads, s_tails), (o_heads, o_tails) = selection.subjects, selection.objects
     if not len(s_heads) or not len(o_heads):
         return []
 
-    def linked(links, a_heads, a_tails, b_heads, b_tails):
-        """(links, len(a), len(b)): span a linked to span b, heads and tails, for each link type."""
-        heads = np.array([schema.head_channel(link) for link in links])[:, None, None]
-        tails = np.array([schema.tail_channel(link) for link in links])[:, None, None]
-        return ((scores[heads, a_heads[None, :, None], b_heads[None, None, :]] > link_threshold)
-                & (scores[tails, a_tails[None, :, None], b_tails[None, None, :]] > link_threshold))
+    def linked(table, links):
+        return table[[schema.link_index[link] for link in links]]
 
     predicates = list(schema.slots)
-    main = linked([(p, MAIN, "subject") for p in predicates], s_heads, s_tails, o_heads, o_tails)
+    main = linked(selection.subject_object, [(p, MAIN, "subject") for p in predicates])
     spans_s = list(zip(s_heads.tolist(), s_tails.tolist()))
     spans_o = list(zip(o_heads.tolist(), o_tails.tolist()))
     found = []
@@ -72,8 +103,8 @@ def window_spos(scores, n_positions, schema, max_spans, max_spos, entity_thresho
             break
         predicate, extra_slots = predicates[p], schema.slots[predicates[p]][1:]
         if extra_slots:
-            from_subject = linked([(predicate, k, "subject") for k in extra_slots], s_heads, s_tails, o_heads, o_tails)
-            from_object = linked([(predicate, k, MAIN) for k in extra_slots], o_heads, o_tails, o_heads, o_tails)
+            from_subject = linked(selection.subject_object, [(predicate, k, "subject") for k in extra_slots])
+            from_object = linked(selection.object_object, [(predicate, k, MAIN) for k in extra_slots])
         for i, j in np.argwhere(main[p])[:max_spos - len(found)].tolist():  # each pair gives >= 1 SPO
             options = [[(MAIN, spans_o[j])]]
             for k, slot in enumerate(extra_slots):

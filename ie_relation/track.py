@@ -51,17 +51,32 @@ class IERelation(Track):
         return build_loss(self.cfg.train, windows, self.schema.n_channels)
 
     def infer(self, model, windows):
-        """Per window, lazily: its SPOs as character spans (decode.window_spos), decoded batch by batch
-        right after the forward pass, so neither dense scores nor cells outlive their batch."""
+        """Per window, lazily: its SPOs as character spans, decoded batch by batch right after the
+        forward pass. The model's graph keeps the best spans and the links between them
+        (ie_relation.model.build_selector), so the dense scores never leave it."""
         p = self.cfg.predict
+        select = self._selector(model)
 
         def spos(batch):
-            scores = np.asarray(model.predict_on_batch(
-                sentence_inputs([w.token_ids for w in batch], self.tokenizer.pad_id)))
-            return [self._window_spos(window, s) for window, s in zip(batch, scores)]
+            selections = select(sentence_inputs([w.token_ids for w in batch], self.tokenizer.pad_id),
+                                [len(w) - 2 for w in batch])
+            return [decode.char_spos(window, decode.selection_spos(selection, self.schema, p.max_spos))
+                    for window, selection in zip(batch, selections)]
 
         # longest first: the first batch shows at once whether the largest one fits in memory
         return stream_sorted(windows, p.batch_size, spos, length=lambda w: -len(w))
+
+    def _selector(self, model):
+        """The graph selection of `model`, traced once per model (training evaluates the same model
+        every epoch)."""
+        cached = self.__dict__.get("_selector_of")
+        if cached is None or cached[0] is not model:
+            from ie_relation.model import build_selector
+            p = self.cfg.predict
+            cached = (model, build_selector(model, self.schema.n_links, p.max_spans, p.entity_threshold,
+                                            p.link_threshold))
+            self.__dict__["_selector_of"] = cached
+        return cached[1]
 
     def _window_spos(self, window, scores):
         p = self.cfg.predict
