@@ -142,6 +142,10 @@ def main():
         examples = track.encode(records, with_targets=True)
         model = track.build_model(load_checkpoint=True)
         loss = track.build_loss(examples)
+        thresholds = workload.trained_like_thresholds(track, model, examples)
+        if thresholds:
+            from common.config import replace
+            track.cfg = replace(track.cfg, predict=thresholds)
 
         rates, epoch_end = training_rates(track, model, loss, examples, settings, workdir)
         emit(row(name, "train: real loop / bare train_on_batch", median(rates["ours"]), median(rates["reference"]),
@@ -151,7 +155,10 @@ def main():
         rates, n_records, n_examples, n_batches = predict_rates(track, model, input_path, workdir, settings["repeats"])
         reference = "batched generation" if name in workload.GENERATING else "bare forward"
         emit(row(name, f"predict: pipeline / {reference}", median(rates["ours"]), median(rates["reference"]), 0.8,
-                 unit="rec/s", runs=rates, records=n_records, inputs=n_examples, batches=n_batches, size=size))
+                 unit="rec/s", runs=rates, records=n_records, inputs=n_examples, batches=n_batches, size=size,
+                 thresholds=thresholds, note=f"{n_records} records, {n_examples} model inputs" + (
+                     f"; logit thresholds {next(iter(thresholds.values())):.3g} (~50 cells per window, as a "
+                     "trained model)" if thresholds else "")))
 
         if name in workload.GENERATING:
             samples = track.encode(records, with_targets=False)[:settings["decode_examples"]]

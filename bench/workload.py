@@ -89,6 +89,23 @@ def replicate(content, copies):
     return "".join(json.dumps(renamed(r, k), ensure_ascii=False) + "\n" for k in range(copies) for r in lines)
 
 
+def trained_like_thresholds(track, model, examples, positives=50):
+    """ie_relation / ie_event: [predict] threshold changes under which this random model predicts about
+    `positives` cells per window, as a trained one does (at the configured logit 0 a random model fires
+    on half of all cells, and decoding them all would measure a workload no trained model makes); {}
+    for the other tracks. The threshold is the matching quantile of the logits of a batch of windows."""
+    import numpy as np
+    from common.tokenize import sentence_inputs
+    if track.name not in ("ie_relation", "ie_event"):
+        return {}
+    batch = examples[:track.cfg.predict.batch_size]
+    scores = np.asarray(model.predict_on_batch(sentence_inputs([w.token_ids for w in batch], track.tokenizer.pad_id)))
+    threshold = float(np.quantile(scores, 1 - positives * len(batch) / scores.size))
+    if track.name == "ie_relation":
+        return {"entity_threshold": threshold, "link_threshold": threshold}
+    return {"threshold": threshold}
+
+
 def forward_batches(track, model, examples):
     """The bare reference of `track.infer`: (call, payloads) where payloads are the inputs of each
     batch `infer` would run (the same length-sorted batches, through common.runner), collated in
