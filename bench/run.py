@@ -14,8 +14,8 @@ On a random BERT of a realistic size (default 6 layers x 256, 4 heads, intermedi
 Every ratio is ours / reference of two rates, each the median of runs that alternate (ours,
 reference, ours, ...). Each track runs in a process of its own. Every row is appended to the
 results file as one JSON object (with the machine, the commit, the date and the settings), and a
-table is printed at the end. `--quick` (a 2-layer x 128 model, length 64, batch 16, one run of a
-few steps each) finishes in under 5 minutes on a 2-core machine; its ratios are rough.
+table is printed at the end. `--quick` (a 2-layer x 128 model, length 64, batch 16, a few steps,
+two alternated runs each) finishes in under 5 minutes on a 2-core machine; its ratios are rough.
 The peer needs a Python with torch and transformers (`pip install -r requirements-bench.txt`, best in
 a virtualenv of its own): --peer-python, else this Python or <repo>/.venv-bench/bin/python if either
 has them; otherwise the peer is skipped with a note.
@@ -37,13 +37,13 @@ from bench.workload import TRACKS  # noqa: E402
 ENCODER = "encoder"   # the peer comparison and recompute: one model, not a track
 FULL = dict(layers=6, hidden=256, heads=4, intermediate=1024, vocab_size=21128, maxlen=128, batch=32, warmup=2,
             steps=8, repeats=3, copies=4, decode_examples=32, target_len=32)
-QUICK = dict(FULL, layers=2, hidden=128, heads=2, intermediate=512, maxlen=64, batch=16, steps=3, repeats=1,
+QUICK = dict(FULL, layers=2, hidden=128, heads=2, intermediate=512, maxlen=64, batch=16, steps=4, repeats=2,
              copies=2, decode_examples=16, target_len=16)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small model, few steps, one run each (< 5 min)")
+    parser.add_argument("--quick", action="store_true", help="small model, few steps, two runs each (< 5 min)")
     parser.add_argument("--tracks", default=",".join(TRACKS + [ENCODER]),
                         help=f"comma-separated, from {', '.join(TRACKS + [ENCODER])} (default: all)")
     for key in FULL:
