@@ -99,6 +99,14 @@ def _met(value):
     return {True: "yes", False: "NO", None: "-"}[value]
 
 
+def summary(result):
+    """One line of a row, as it is measured."""
+    unit = f" {result['unit']}" if result.get("unit") else ""
+    target = f" (target >= {result['target']}: {_met(result['met'])})" if result["target"] is not None else ""
+    return (f"{result['track']} / {result['measure']}: ours {_number(result['ours'])}{unit}, reference "
+            f"{_number(result['reference'])}{unit}, ratio {_number(result['ratio'])}{target}")
+
+
 def table(rows):
     """The rows as a fixed-width text table: track, measure, ours, reference, ratio, target, met."""
     cells = [["track", "measure", "ours", "reference", "ratio", "target", "met"]]

@@ -74,6 +74,7 @@ def worker_rows(command, track, measure):
         for line in process.stdout:
             if line.startswith(ROW_PREFIX):
                 rows.append(json.loads(line[len(ROW_PREFIX):]))
+                print(report.summary(rows[-1]), flush=True)
             else:
                 sys.stdout.write(line)
                 sys.stdout.flush()

@@ -60,6 +60,11 @@ def test_table_has_a_line_per_row_with_the_verdict():
     assert "dialog / decode: 16 inputs" in lines[-1]
 
 
+def test_summary_is_one_line_with_the_verdict():
+    line = report.summary(report.row("mrc", "predict", 7.0, 10.0, 0.8, unit="rec/s"))
+    assert line == "mrc / predict: ours 7 rec/s, reference 10 rec/s, ratio 0.7 (target >= 0.8: NO)"
+
+
 def test_machine_facts_name_the_cpu_cores_and_avx512():
     facts = report.machine_facts()
     assert set(facts) == {"cpu", "cores", "avx512", "commit", "date"}
