@@ -60,7 +60,7 @@ def torch_side(settings):
         loss = loss_function(logits.reshape(-1, 2), labels.reshape(-1))
         loss.backward()
         optimizer.step()
-        return float(loss)
+        return float(loss.detach())
 
     def infer():
         with torch.no_grad():

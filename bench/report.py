@@ -54,7 +54,8 @@ def alternate(runs, repeats):
 
 
 def machine_facts(root=None):
-    """CPU model, cores, AVX-512 or not, the commit measured and the date (UTC)."""
+    """CPU model, cores, AVX-512 or not, the load average over the last minute (before the run: on a
+    busy machine the ratios swing), the commit measured and the date (UTC)."""
     model, flags = platform.processor() or "", set()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -73,7 +74,11 @@ def machine_facts(root=None):
                                capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "", ""
-    return {"cpu": model, "cores": os.cpu_count(), "avx512": "avx512f" in flags,
+    try:
+        load = round(os.getloadavg()[0], 2)
+    except OSError:
+        load = None
+    return {"cpu": model, "cores": os.cpu_count(), "avx512": "avx512f" in flags, "load": load,
             "commit": commit + ("+changes" if dirty else ""),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
@@ -97,6 +102,15 @@ def _number(value):
 
 def _met(value):
     return {True: "yes", False: "NO", None: "-"}[value]
+
+
+def busy_warning(machine):
+    """A line when other processes were keeping at least one core busy as the run began, else ""."""
+    if machine.get("load") is None or machine["load"] < 1:
+        return ""
+    return (f"WARNING: load average {machine['load']} on {machine['cores']} cores before the run: other processes "
+            "compete for the CPU and the ratios swing (the PyTorch peer most: its OpenMP threads slow down "
+            "many-fold when a core is taken); measure on a quiet machine")
 
 
 def summary(result):

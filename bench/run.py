@@ -110,7 +110,7 @@ def main(argv=None):
     started = time.perf_counter()
     machine = report.machine_facts(ROOT)
     print(f"bench: {', '.join(tracks)}; {json.dumps(settings)}; {machine['cpu']}, {machine['cores']} cores, "
-          f"AVX-512 {'yes' if machine['avx512'] else 'no'}", flush=True)
+          f"AVX-512 {'yes' if machine['avx512'] else 'no'}, load {machine['load']}", flush=True)
     rows = []
     for track in tracks:
         if track == ENCODER:
@@ -145,6 +145,8 @@ def main(argv=None):
           f"{machine['cpu']}, {machine['cores']} cores, AVX-512 {'yes' if machine['avx512'] else 'no'}, "
           f"commit {machine['commit']}")
     print(report.table(rows))
+    if report.busy_warning(machine):
+        print(report.busy_warning(machine))
     print(f"{len(rows)} results appended to {os.path.relpath(args.results)} in {time.perf_counter() - started:.0f} s")
     return rows
 

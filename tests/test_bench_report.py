@@ -67,8 +67,14 @@ def test_summary_is_one_line_with_the_verdict():
 
 def test_machine_facts_name_the_cpu_cores_and_avx512():
     facts = report.machine_facts()
-    assert set(facts) == {"cpu", "cores", "avx512", "commit", "date"}
+    assert set(facts) == {"cpu", "cores", "avx512", "load", "commit", "date"}
     assert isinstance(facts["avx512"], bool) and facts["cores"] >= 1
+
+
+def test_a_busy_machine_is_warned_about():
+    assert "load average 1.5 on 2 cores" in report.busy_warning({"load": 1.5, "cores": 2})
+    assert report.busy_warning({"load": 0.2, "cores": 2}) == ""
+    assert report.busy_warning({"load": None, "cores": 2}) == ""
 
 
 def test_quick_is_smaller_and_flags_override_the_settings():
