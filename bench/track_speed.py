@@ -58,7 +58,9 @@ def training_rates(track, model, loss, examples, settings, workdir):
     def real():
         out_dir = tempfile.mkdtemp(dir=workdir, prefix="run-")
         clock = Clock()
-        training.train(model, loss, batches, replace(track.cfg, train={"out_dir": out_dir}).train, evaluate=None, progress=True, tensorboard=True, extra_callbacks=[clock])
+        train_cfg = replace(track.cfg, train={"out_dir": out_dir}).train
+        training.train(model, loss, batches, train_cfg, evaluate=None, progress=True, tensorboard=True,
+                       extra_callbacks=[clock])
         shutil.rmtree(out_dir, ignore_errors=True)
         return batch * steps / (clock.end - clock.start)
 
