@@ -3,8 +3,9 @@
 1. train: examples/s of the real loop (common.training.train with the track's Batches and collate,
    its loss, common/optim.py's optimiser, the progress bar and TensorBoard on) over a bare
    `train_on_batch` loop on the same model, optimiser and pre-collated batches. The first
-   `warmup` steps of each run are not timed (tracing), nor is the end of the epoch (the evaluator
-   commits weights and resume state there: a per-epoch cost, timed apart as `epoch_end_s`);
+   `warmup` steps of each real run are not timed (tracing), nor is the end of the epoch (the evaluator
+   commits weights and resume state there: a per-epoch cost, timed apart as `epoch_end_s`); the bare
+   loop first runs every batch once untimed (it traces once per batch shape);
 2. predict: records/s of the whole pipeline (read the file, encode, infer, decode, write the
    submission) over the bare model calls on the same batches, collated beforehand
    (bench/workload.py forward_batches);
@@ -65,7 +66,9 @@ def training_rates(track, model, loss, examples, settings, workdir):
         return batch * steps / (clock.end - clock.start)
 
     def bare():
-        for inputs, targets in collated[:warmup]:
+        # every batch once, untimed: train_on_batch traces anew for each new batch shape (padding, sparse
+        # targets), and the real loop's compile before it dropped the traces; fit's input has no fixed shape
+        for inputs, targets in collated:
             model.train_on_batch(inputs, targets)
         start = time.perf_counter()
         for inputs, targets in collated[warmup:]:
