@@ -52,8 +52,10 @@ db: setup
 test: setup
 	$(PY) -m pytest -q -n auto --dist loadfile $(ARGS)
 
+# Every track's speed as ratios (bench/run.py): ARGS=--quick (< 5 min), ARGS="--tracks mrc,encoder", ...
+# The peer (HF transformers on PyTorch) needs a Python with requirements-bench.txt: PEER_PYTHON=path/to/python
 bench: setup
-	$(PY) bench/recompute.py $(ARGS)
+	$(PY) bench/run.py $(if $(PEER_PYTHON),--peer-python $(PEER_PYTHON)) $(ARGS)
 
 # PNG of a page (explanations, reports) by headless Chromium; installs chromium and a CJK font if missing.
 screenshot:

@@ -24,10 +24,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def write_config(folder, layers, hidden, heads, vocab_size, maxlen):
+def write_config(folder, layers, hidden, heads, vocab_size, maxlen, intermediate=None):
     from common.tiny_bert import bert_config
     with open(os.path.join(folder, "bert_config.json"), "w") as f:
-        json.dump(bert_config(vocab_size, hidden, layers, heads, 4 * hidden, max(512, maxlen)), f)
+        json.dump(bert_config(vocab_size, hidden, layers, heads, intermediate or 4 * hidden, max(512, maxlen)), f)
     with open(os.path.join(folder, "vocab.txt"), "w") as f:
         f.write("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
                           + [f"t{i}" for i in range(vocab_size - 5)]) + "\n")

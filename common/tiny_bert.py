@@ -31,7 +31,9 @@ def bert_config(vocab_size, hidden, layers, heads, intermediate, max_position=51
     }
 
 
-def build_vocab(texts):
+def build_vocab(texts, size=0):
+    """Tokens covering `texts`; with `size`, filled up to `size` tokens with "[unusedN]" ones (the
+    width of a real vocabulary: embedding and MLM output cost follow it)."""
     tokens = dict.fromkeys(SPECIAL_TOKENS)
     chars, words = set(), set()
     for text in texts:
@@ -43,21 +45,26 @@ def build_vocab(texts):
         tokens.setdefault("##" + ch)  # so every run of letters/digits can be split piece by piece
     for word in sorted(words):
         tokens.setdefault(word)
+    for k in range(size - len(tokens)):
+        tokens.setdefault(f"[unused{k}]")
     return list(tokens)
 
 
-def write_vocab(path, texts):
-    """Write the vocab.txt of `build_vocab(texts)` (atomically); returns the vocabulary."""
+def write_vocab(path, texts, size=0):
+    """Write the vocab.txt of `build_vocab(texts, size)` (atomically); returns the vocabulary."""
     from common.io import atomic_write
-    vocab = build_vocab(texts)
+    vocab = build_vocab(texts, size)
     with atomic_write(path) as f:
         f.write("\n".join(vocab) + "\n")
     return vocab
 
 
 def write_tiny_checkpoint(out_dir, texts, layers=2, heads=2, intermediate_factor=2, max_position=512,
-                          seed=0, with_mlm=False):
+                          seed=0, with_mlm=False, hidden=None, vocab_size=0):
     """Write a random BERT whose vocabulary covers `texts` into `out_dir`; returns the three paths.
+
+    `hidden`: the width (default: `hidden_size_for` the vocabulary); `vocab_size`: fill the vocabulary
+    up to that many tokens (the benchmark's model of a realistic size, bench/workload.py).
 
     `with_mlm=True` also writes the masked-LM head (the `cls/predictions/*` variables of a Google
     checkpoint): `build_transformer_model(..., with_mlm=True)` stops with "Key
@@ -71,8 +78,8 @@ def write_tiny_checkpoint(out_dir, texts, layers=2, heads=2, intermediate_factor
     paths = {"config_path": os.path.join(out_dir, "bert_config.json"),
              "checkpoint_path": os.path.join(out_dir, "bert_model.ckpt"),
              "vocab_path": os.path.join(out_dir, "vocab.txt")}
-    vocab = write_vocab(paths["vocab_path"], texts)
-    hidden = hidden_size_for(len(vocab), heads)
+    vocab = write_vocab(paths["vocab_path"], texts, vocab_size)
+    hidden = hidden or hidden_size_for(len(vocab), heads)
     config = bert_config(len(vocab), hidden, layers, heads, hidden * intermediate_factor, max_position)
     from common.io import atomic_write
     with atomic_write(paths["config_path"]) as f:
