@@ -109,8 +109,8 @@ def trained_like_thresholds(track, model, examples, positives=50):
 def forward_batches(track, model, examples):
     """The bare reference of `track.infer`: (call, payloads) where payloads are the inputs of each
     batch `infer` would run (the same length-sorted batches, through common.runner), collated in
-    advance, and `call(payload)` is the model call alone: `predict_on_batch` (ie_event: its in-graph
-    thresholded forward, which `infer` calls; dialog, semantic_parsing: the batched generation)."""
+    advance, and `call(payload)` is the model call alone: `predict_on_batch` (ie_relation, ie_event: their
+    in-graph selection, which `infer` calls; dialog, semantic_parsing: the batched generation)."""
     import numpy as np
     from common.runner import run_sorted
     from common.tokenize import sentence_inputs
@@ -124,10 +124,12 @@ def forward_batches(track, model, examples):
             return [None] * len(batch)
         return call
 
-    if name == "ie_relation":
-        run_sorted(examples, batch_size, collect(lambda b: sentence_inputs([w.token_ids for w in b], pad_id)),
+    if name == "ie_relation":  # its in-graph selection of spans and links, which `infer` calls
+        select = track._selector(model)
+        run_sorted(examples, batch_size, collect(lambda b: (sentence_inputs([w.token_ids for w in b], pad_id),
+                                                            [len(w) - 2 for w in b])),
                    length=lambda w: -len(w))
-        return (lambda inputs: np.asarray(model.predict_on_batch(inputs))), payloads
+        return (lambda payload: select(*payload)), payloads
     if name == "ie_event":
         from ie_event.model import positive_cells
         select = positive_cells(model, track.cfg.predict.threshold, track.cfg.predict.max_cells)
