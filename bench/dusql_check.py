@@ -28,11 +28,25 @@ from semantic_parsing import data, grammar, metric, sql as sqlmod, values  # noq
 from semantic_parsing.schema import load_databases  # noqa: E402
 
 
+def read_queries(path):
+    """The (db_id, SQL text) lines of a queries file (tab-separated)."""
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n").split("\t") for line in f if line.strip()]
+
+
+def parsed_queries(lines, dbs):
+    """(db, parsed SQL) of the lines that parse (check_queries reports the others)."""
+    for db_id, text in lines:
+        db = dbs[db_id]
+        try:
+            yield db, sqlmod.parse(text, db)
+        except sqlmod.SQLParseError:
+            continue
+
+
 def check_queries(path, dbs, executor):
     rows, failures = [], 0
-    with open(path, encoding="utf-8") as f:
-        lines = [line.rstrip("\n").split("\t") for line in f if line.strip()]
-    for db_id, text in lines:
+    for db_id, text in read_queries(path):
         db = dbs[db_id]
         row = {"db_id": db_id, "sql": text}
         try:
@@ -63,16 +77,8 @@ def check_queries(path, dbs, executor):
 
 
 def constraint_speed(path, dbs, repeats=20):
-    with open(path, encoding="utf-8") as f:
-        lines = [line.rstrip("\n").split("\t") for line in f if line.strip()]
-    cases = []
-    for db_id, text in lines:
-        db = dbs[db_id]
-        try:
-            sql = sqlmod.parse(text, db)
-        except sqlmod.SQLParseError:
-            continue
-        cases.append((db, grammar.Vocabulary(db), sqlmod.to_tokens(sql, db), values.gold_values(sql)))
+    cases = [(db, grammar.Vocabulary(db), sqlmod.to_tokens(sql, db), values.gold_values(sql))
+             for db, sql in parsed_queries(read_queries(path), dbs)]
     steps, start = 0, time.perf_counter()
     for _ in range(repeats):
         for db, vocab, tokens, found in cases:
@@ -132,15 +138,9 @@ def wordpiece_check(path, dbs, vocab_path):
     from common.tokenize import OffsetTokenizer
     from semantic_parsing import decode
     spelling = decode.Spelling(OffsetTokenizer(vocab_path))
-    with open(path, encoding="utf-8") as f:
-        lines = [line.rstrip("\n").split("\t") for line in f if line.strip()]
+    lines = read_queries(path)
     passed, lengths = 0, []
-    for db_id, text in lines:
-        db = dbs[db_id]
-        try:
-            sql = sqlmod.parse(text, db)
-        except sqlmod.SQLParseError:
-            continue
+    for db, sql in parsed_queries(lines, dbs):
         tokens, found = sqlmod.to_tokens(sql, db), values.gold_values(sql)
         try:
             ids = decode.target_ids(tokens, decode.new_state(db, found, spelling))
