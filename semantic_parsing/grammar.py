@@ -156,6 +156,28 @@ class Frame:
         return new
 
 
+# states whose successor is the same whatever the token (the token itself is checked by `allowed`)
+FORCED_NEXT = {
+    E_AGG_LP: E_IN,
+    E_STAR: E_DONE,
+    E_IN_CLOSE: E_DONE,
+    CU_AGG_LP: CU_AGG_COL,
+    ON_LEFT: ON_EQ,
+    ON_EQ: ON_RIGHT,
+    ON_RIGHT: ON_AFTER,
+    F_ROWS_A: F_ROWS_AFTER_A,
+    F_ROWS_B: F_ROWS_DONE,
+    NOT_IN: IN_OPEN,
+    BT1: BT2,
+    BT2: BT3,
+    G_BY: G_COL,
+    G_COL: G_AFTER,
+    L_NUM: L_DONE,
+    BT3: C_END,
+    LK1: C_END,
+}
+
+
 class Constraint:
     """Grammar constraint for decoding one query of database `db` (see the module docstring).
 
@@ -426,6 +448,8 @@ class Constraint:
 
     def _step(self, frame, token):
         st, v = frame.st, self.vocab
+        if st in FORCED_NEXT:  # a state whose next state does not depend on the token
+            return frame.but(st=FORCED_NEXT[st])
         if st == S_START:
             return frame.but(st=E_START, ctx=SEL, clause=FROM)
         if st == E_START:
@@ -434,22 +458,16 @@ class Constraint:
             if token == "(":
                 return frame.but(st=E_PAREN_IN, agg=0)
             return self._column_taken(frame, token, 0).but(st=E_AFTER1, role_col=0)
-        if st == E_AGG_LP:
-            return frame.but(st=E_IN)
         if st in (E_IN, E_PAREN_IN):
             if token == "*":
                 return frame.but(st=E_STAR)
             if token in AGG_WORDS:
                 return frame.but(st=CU_AGG_LP, ret=E_IN_AFTER1, role_col=0)
             return self._column_taken(frame, token, 0).but(st=E_IN_AFTER1)
-        if st == E_STAR:
-            return frame.but(st=E_DONE)
         if st == E_IN_AFTER1:
             if token == ")":
                 return frame.but(st=E_DONE)
             return frame.but(st=CU_START, ret=E_IN_CLOSE, role_col=1)
-        if st == E_IN_CLOSE:
-            return frame.but(st=E_DONE)
         if st in (E_AFTER1, E_DONE):
             if token in CALC_WORDS and st == E_AFTER1:
                 return frame.but(st=CU_START, ret=E_DONE, role_col=1)
@@ -458,8 +476,6 @@ class Constraint:
             if token in AGG_WORDS:
                 return frame.but(st=CU_AGG_LP)
             return self._column_taken(frame, token, frame.role_col).but(st=frame.ret)
-        if st == CU_AGG_LP:
-            return frame.but(st=CU_AGG_COL)
         if st == CU_AGG_COL:
             return self._column_taken(frame, token, frame.role_col).but(st=CU_AGG_RP)
         if st == CU_AGG_RP:
@@ -477,22 +493,12 @@ class Constraint:
             return self._start_clause(frame, token)
         if st == F_JOIN_TABLE:
             return frame.but(st=F_AFTER_JOIN, tables=frame.tables + (v.table_tokens[token],))
-        if st == ON_LEFT:
-            return frame.but(st=ON_EQ)
-        if st == ON_EQ:
-            return frame.but(st=ON_RIGHT)
-        if st == ON_RIGHT:
-            return frame.but(st=ON_AFTER)
-        if st == F_ROWS_A:
-            return frame.but(st=F_ROWS_AFTER_A)
         if st == F_ROWS_AFTER_A:
             if token == ",":
                 return frame.but(st=F_ROWS_B_OPEN)
             return self._start_clause(frame, token)
         if st == F_ROWS_B_OPEN:
             return Frame(SUB, frame.but(st=F_ROWS_B), need=frame.b_names, no_rows=True)
-        if st == F_ROWS_B:
-            return frame.but(st=F_ROWS_DONE)
         if st == F_ROWS_DONE:
             return self._start_clause(frame, token)
         if st == V_START:
@@ -501,22 +507,10 @@ class Constraint:
             return frame.but(st=C_END)
         if st == IN_OPEN:
             return Frame(SUB, frame.but(st=C_END), no_rows=frame.no_rows)
-        if st == NOT_IN:
-            return frame.but(st=IN_OPEN)
-        if st == BT1:
-            return frame.but(st=BT2)
-        if st == BT2:
-            return frame.but(st=BT3)
-        if st in (BT3, LK1):
-            return frame.but(st=C_END)
         if st == C_END:
             if token in ("and", "or"):
                 return frame.but(st=E_START, ctx=COND)
             return self._start_clause(frame, token)
-        if st == G_BY:
-            return frame.but(st=G_COL)
-        if st == G_COL:
-            return frame.but(st=G_AFTER)
         if st == G_AFTER:
             if token == ",":
                 return frame.but(st=G_COL)
@@ -525,8 +519,6 @@ class Constraint:
             return frame.but(st=E_START, ctx=ORD)
         if st == O_DONE:
             return self._start_clause(frame, token)
-        if st == L_NUM:
-            return frame.but(st=L_DONE)
         if st == L_DONE:
             return self._start_clause(frame, token)
         raise AssertionError(f"unknown state {st}")
