@@ -17,7 +17,7 @@ import time
 
 from common import cli
 from common.config import ConfigError, display_path, load_config
-from common.io import DataError
+from common.io import DataError, file_digest
 
 PROBE_BYTES = 1 << 16  # written and synced beside an output before the work: a full disk fails at once
 
@@ -86,16 +86,7 @@ def train(track, resume=False, progress=True, tensorboard=True):
                           resume=resume, progress=progress, tensorboard=tensorboard, keep_later_on_tie=True,
                           prepare=functools.partial(run.describe, track, cfg.train.out_dir),  # under the lock
                           local_model=functools.partial(track.build_model, load_checkpoint=False),
-                          fingerprint=_file_digest(train_path) if multi else "")
-
-
-def _file_digest(path):
-    import hashlib
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(functools.partial(f.read, 1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+                          fingerprint=file_digest(train_path) if multi else "")
 
 
 def predict(track, run_dir, source, out):

@@ -6,6 +6,7 @@ Writing leaves a file either old or new at any instant (never half-written), wit
 next run removes.
 """
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -270,6 +271,15 @@ def atomic_write_all(paths, mode="w", encoding="utf-8"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         raise
+
+
+def file_digest(path):
+    """The SHA-256 of a file's bytes (hex), read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager

@@ -37,7 +37,7 @@ import re
 import sqlite3
 import time
 
-from common.io import atomic_write
+from common.io import atomic_write, file_digest
 from semantic_parsing.schema import STAR, TIME_NOW
 from semantic_parsing.sql import AGG_OPS, CALC_OPS, COND_OPS, IUE_OPS
 
@@ -104,11 +104,7 @@ def _write_database(db, path):
 
 
 def _stamp(content_path):
-    digest = hashlib.sha256()
-    with open(content_path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return f"{STORAGE_VERSION}:{digest.hexdigest()}"
+    return f"{STORAGE_VERSION}:{file_digest(content_path)}"
 
 
 def cache_folder(root, content_path):
