@@ -97,6 +97,7 @@ def ours(settings, workdir):
     import keras
     import numpy as np
     from bench.recompute import write_config
+    from bench.train_step import step_clock
     from common import training
     from common.config import TrainConfig
     from common.model import build_encoder, checkpoint_config
@@ -131,20 +132,11 @@ def ours(settings, workdir):
             token_ids = np.stack(batch)
             return [token_ids, np.zeros_like(token_ids)], token_ids % 2
 
-        times = {}
-
-        class Clock(keras.callbacks.Callback):
-            def on_train_batch_begin(self, batch, logs=None):
-                if batch == s["warmup"]:
-                    times["start"] = time.perf_counter()
-
-            def on_train_batch_end(self, batch, logs=None):
-                times["end"] = time.perf_counter()
-
+        clock = step_clock(s["warmup"])
         out_dir = tempfile.mkdtemp(dir=workdir)
         training.train(model, loss, training.Batches(rows, s["batch"], collate, seed=0), train_cfg(out_dir),
-                       extra_callbacks=[Clock()])
-        return s["batch"] * s["steps"] / (times["end"] - times["start"])
+                       extra_callbacks=[clock])
+        return clock.speed(s["batch"] * s["steps"]).examples_per_s
 
     def infer():
         return _rate(lambda: model.predict_on_batch(x), s)

@@ -36,7 +36,7 @@ def emit(result):
 
 def training_rates(track, model, loss, examples, settings, workdir):
     """({"ours": [...], "reference": [...]} examples/s, [epoch-end seconds]) of the real and bare loops."""
-    import keras
+    from bench.train_step import step_clock
     from common import compat, training
     from common.config import replace
     batch, warmup, steps = settings["batch"], settings["warmup"], settings["steps"]
@@ -45,25 +45,15 @@ def training_rates(track, model, loss, examples, settings, workdir):
     collated = list(compat.fit_generator_items(batches.epoch(0)))
     epoch_end = []
 
-    class Clock(keras.callbacks.Callback):
-        def on_train_batch_begin(self, step, logs=None):
-            if step == warmup:
-                self.start = time.perf_counter()
-
-        def on_train_batch_end(self, step, logs=None):
-            self.end = time.perf_counter()
-
-        def on_train_end(self, logs=None):
-            epoch_end.append(time.perf_counter() - self.end)
-
     def real():
         out_dir = tempfile.mkdtemp(dir=workdir, prefix="run-")
-        clock = Clock()
+        clock = step_clock(warmup)
         train_cfg = replace(track.cfg, train={"out_dir": out_dir}).train
         training.train(model, loss, batches, train_cfg, evaluate=None, progress=True, tensorboard=True,
                        extra_callbacks=[clock])
         shutil.rmtree(out_dir, ignore_errors=True)
-        return batch * steps / (clock.end - clock.start)
+        epoch_end.append(clock.epoch_end)
+        return clock.speed(batch * steps).examples_per_s
 
     def bare():
         # every batch once, untimed: train_on_batch traces anew for each new batch shape (padding, sparse

@@ -112,6 +112,29 @@ def _collate(batch):
     return [ids, np.zeros_like(ids)], ids % 2
 
 
+def step_clock(warmup):
+    """A Keras callback timing the steps of a fit after the first `warmup` (they trace): `speed(examples)`
+    of those steps, and `epoch_end` seconds from the last step to the end of training (the evaluator's
+    commit: a per-epoch cost, kept apart)."""
+    import keras
+
+    class StepClock(keras.callbacks.Callback):
+        def on_train_batch_begin(self, step, logs=None):
+            if step == warmup:
+                self.start, self.cpu = time.perf_counter(), time.process_time()
+
+        def on_train_batch_end(self, step, logs=None):
+            self.end, self.cpu_end = time.perf_counter(), time.process_time()
+
+        def on_train_end(self, logs=None):
+            self.epoch_end = time.perf_counter() - self.end
+
+        def speed(self, examples):
+            return Speed(examples, self.end - self.start, self.cpu_end - self.cpu)
+
+    return StepClock()
+
+
 def measure_bare(model, shape=Shape(), steps=8):
     """The Speed of `model.train_on_batch` on one fixed batch, compiled with common/optim's AdamW
     (once: a model kept for this measure is traced on its first call only)."""
@@ -131,25 +154,15 @@ def measure_bare(model, shape=Shape(), steps=8):
 def measure_fit(model, shape=Shape(), steps=8, out_dir=None, **train_changes):
     """The Speed of common.training.train (progress bar, evaluator, TensorBoard) over `steps` batches
     after the first (which traces); the epoch-end commit is outside the clock."""
-    import keras
     from common import training
-
-    class Clock(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            if batch == 1:
-                self.start, self.cpu = time.perf_counter(), time.process_time()
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.end, self.cpu_end = time.perf_counter(), time.process_time()
-
-    clock = Clock()
+    clock = step_clock(warmup=1)
     out_dir = out_dir or tempfile.mkdtemp()
     batches = training.Batches(_examples(shape, shape.batch * (steps + 1)), shape.batch, _collate, seed=0)
     import io
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         training.train(model, loss(), batches, train_config(out_dir, shape, steps + 1, **train_changes),
                        evaluate=lambda m: {"f1": 0.0}, extra_callbacks=[clock])
-    return Speed(shape.batch * steps, clock.end - clock.start, clock.cpu_end - clock.cpu)
+    return clock.speed(shape.batch * steps)
 
 
 PEER = r"""
